@@ -1,0 +1,17 @@
+"""Customer order service. ``flask --app app`` finds :func:`create_app` here."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from app.config import Settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the web application; settings default to the environment (and ``.env``)."""
+    from app.entrypoints.flask_app import create_app as build
+
+    return build(settings)

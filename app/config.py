@@ -1,0 +1,105 @@
+"""Settings: read once from the environment into one typed, frozen object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+# Development defaults that production must replace. The admin API key is the published
+# example of the original service, so its curl walk-through works verbatim.
+DEVELOPMENT_SECRETS = {
+    "SECRET_KEY": "dev-secret-key-not-for-production",
+    "JWT_SECRET_KEY": "dev-jwt-secret-key-not-for-production",
+    "ADMIN_API_KEY": "123456721",
+}
+
+
+class ConfigurationError(Exception):
+    """The configuration cannot be used; the message says which variable and why."""
+
+
+def _env(name: str) -> Any:
+    """Marks a field as read from the environment variable ``name``."""
+    return {"env": name}
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_env: str = field(default="development", metadata=_env("APP_ENV"))
+    secret_key: str = field(default=DEVELOPMENT_SECRETS["SECRET_KEY"],
+                            metadata=_env("SECRET_KEY"))
+    jwt_secret_key: str = field(default=DEVELOPMENT_SECRETS["JWT_SECRET_KEY"],
+                                metadata=_env("JWT_SECRET_KEY"))
+    admin_api_key: str = field(default=DEVELOPMENT_SECRETS["ADMIN_API_KEY"],
+                               metadata=_env("ADMIN_API_KEY"))
+    database_url: str = field(default=f"sqlite:///{INSTANCE_DIR / 'orders.db'}",
+                              metadata=_env("DATABASE_URL"))
+    database_pool_size: int = field(default=5, metadata=_env("DATABASE_POOL_SIZE"))
+    default_currency: str = field(default="KES", metadata=_env("DEFAULT_CURRENCY"))
+    default_phone_region: str = field(default="KE", metadata=_env("DEFAULT_PHONE_REGION"))
+    access_token_minutes: int = field(default=15, metadata=_env("ACCESS_TOKEN_MINUTES"))
+    refresh_token_days: int = field(default=30, metadata=_env("REFRESH_TOKEN_DAYS"))
+    login_rate_limit: str = field(default="10/minute", metadata=_env("LOGIN_RATE_LIMIT"))
+    ratelimit_storage_uri: str = field(default="memory://",
+                                       metadata=_env("RATELIMIT_STORAGE_URI"))
+    argon2_time_cost: int = field(default=3, metadata=_env("ARGON2_TIME_COST"))
+    argon2_memory_kib: int = field(default=65536, metadata=_env("ARGON2_MEMORY_KIB"))
+    log_format: str = field(default="text", metadata=_env("LOG_FORMAT"))
+    log_level: str = field(default="INFO", metadata=_env("LOG_LEVEL"))
+    trust_proxy: bool = field(default=False, metadata=_env("TRUST_PROXY"))
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for setting in fields(cls):
+            name = setting.metadata["env"]
+            raw = environ.get(name)
+            if raw is None or raw == "":
+                continue
+            values[setting.name] = _convert(name, raw, setting.type)
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def with_changes(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def check(self) -> None:
+        """Refuse settings that would be unsafe or cannot work, naming the variable."""
+        if self.log_format not in {"text", "json"}:
+            raise ConfigurationError("LOG_FORMAT must be 'text' or 'json'.")
+        if not self.is_production:
+            return
+        for setting in fields(self):
+            name = setting.metadata["env"]
+            if name in DEVELOPMENT_SECRETS:
+                value = getattr(self, setting.name)
+                if not value or value == DEVELOPMENT_SECRETS[name]:
+                    raise ConfigurationError(
+                        f"{name} must be set to a secret of your own when APP_ENV=production."
+                    )
+
+
+def _convert(name: str, raw: str, kind: Any) -> Any:
+    if kind in (int, "int"):
+        try:
+            return int(raw)
+        except ValueError as error:
+            raise ConfigurationError(f"{name} must be a whole number, not {raw!r}.") from error
+    if kind in (bool, "bool"):
+        if raw.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.lower() in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigurationError(f"{name} must be true or false, not {raw!r}.")
+    return raw

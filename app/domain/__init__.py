@@ -1,0 +1,1 @@
+"""The business model: entities, value objects, rules and events. No framework lives here."""

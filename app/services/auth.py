@@ -1,0 +1,127 @@
+"""Administrator registration, sign-in and token revocation."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from app.domain.errors import InvalidEmail
+from app.domain.users import Role, User
+from app.domain.values import Email, PhoneNumber
+from app.services.errors import (
+    EmailTaken,
+    InvalidApiKey,
+    InvalidCredentials,
+    PhoneNumberTaken,
+    TokenRevoked,
+    UniqueViolation,
+)
+from app.services.ports import Clock, PasswordHasher, UnitOfWork
+
+
+@dataclass(frozen=True)
+class RegisterAdmin:
+    email: str
+    password: str
+    api_key: str
+    name: str | None = None
+    phone_number: str | None = None
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """The parts of a token the service remembers when it is revoked."""
+
+    jti: str
+    expires_at: datetime
+
+
+def register_admin(
+    cmd: RegisterAdmin,
+    *,
+    uow: UnitOfWork,
+    hasher: PasswordHasher,
+    admin_api_key: str,
+    clock: Clock,
+) -> User:
+    if not hmac.compare_digest(cmd.api_key.encode(), admin_api_key.encode()):
+        raise InvalidApiKey()
+    email = Email.parse(cmd.email)
+    phone_number = PhoneNumber.parse(cmd.phone_number) if cmd.phone_number else None
+    with uow:
+        if uow.users.get_by_email(email) is not None:
+            raise EmailTaken()
+        if phone_number and uow.users.get_by_phone_number(phone_number) is not None:
+            raise PhoneNumberTaken()
+        user = User(
+            email=email,
+            name=(cmd.name or "").strip() or email.value.split("@")[0],
+            role=Role.ADMIN,
+            phone_number=phone_number,
+            password_hash=hasher.hash(cmd.password),
+            created_at=clock(),
+        )
+        uow.users.add(user)
+        _commit_raising_conflicts(uow)
+        return user
+
+
+def authenticate_admin(
+    email: str, password: str, *, uow: UnitOfWork, hasher: PasswordHasher, decoy_hash: str
+) -> User:
+    """The admin with these credentials; unknown emails cost the same hash check as known ones."""
+    try:
+        address: Email | None = Email.parse(email)
+    except InvalidEmail:
+        address = None
+    with uow:
+        user = uow.users.get_by_email(address) if address else None
+    stored_hash = user.password_hash if user and user.password_hash else decoy_hash
+    password_matches = hasher.verify(stored_hash, password)
+    if user is None or not user.is_admin or user.password_hash is None or not password_matches:
+        raise InvalidCredentials()
+    return user
+
+
+def rotate_refresh_token(user_id: UUID, old: IssuedToken, *, uow: UnitOfWork) -> User:
+    """Spend a refresh token: it is revoked, and the admin it belonged to is returned."""
+    with uow:
+        user = uow.users.get(user_id)
+        if user is None or not user.is_admin:
+            raise InvalidCredentials()
+        if uow.revoked_tokens.contains(old.jti):
+            raise TokenRevoked()
+        uow.revoked_tokens.add(old.jti, expires_at=old.expires_at)
+        try:
+            uow.commit()
+        except UniqueViolation as race:
+            raise TokenRevoked() from race
+        return user
+
+
+def revoke_tokens(tokens: list[IssuedToken], *, uow: UnitOfWork) -> None:
+    with uow:
+        for token in tokens:
+            if not uow.revoked_tokens.contains(token.jti):
+                uow.revoked_tokens.add(token.jti, expires_at=token.expires_at)
+        try:
+            uow.commit()
+        except UniqueViolation:
+            pass  # a concurrent logout revoked the same token: the outcome is the one asked for
+
+
+def is_token_revoked(jti: str, *, uow: UnitOfWork) -> bool:
+    with uow:
+        return uow.revoked_tokens.contains(jti)
+
+
+def _commit_raising_conflicts(uow: UnitOfWork) -> None:
+    """Commit; a concurrent request that took the same email or phone number loses here."""
+    try:
+        uow.commit()
+    except UniqueViolation as race:
+        if race.what == "phone_number":
+            raise PhoneNumberTaken() from race
+        raise EmailTaken() from race

@@ -1,0 +1,31 @@
+"""Reactions to domain events: each queues an SMS in the outbox of the same unit of work."""
+
+from app.domain.errors import PhoneNumberRequired
+from app.domain.events import Event, OrderConfirmed, OrderPlaced
+from app.domain.notifications import SmsMessage
+from app.domain.orders import Order
+from app.domain.users import User
+from app.services import messages
+from app.services.ports import Clock, UnitOfWork
+
+
+def queue_sms_for_events(order: Order, customer: User, *, uow: UnitOfWork, clock: Clock
+                         ) -> list[SmsMessage]:
+    """Turn the order's pending events into outbox rows; returns the rows queued."""
+    queued = []
+    events: list[Event] = order.events
+    order.events = []
+    for event in events:
+        match event:
+            case OrderPlaced():
+                text = messages.order_placed(order, customer_name=customer.name)
+            case OrderConfirmed():
+                text = messages.order_confirmed(order, customer_name=customer.name)
+        if customer.phone_number is None:
+            raise PhoneNumberRequired()
+        message = SmsMessage(
+            recipient=customer.phone_number, text=text, created_at=clock(), order_id=order.id
+        )
+        uow.outbox.add(message)
+        queued.append(message)
+    return queued

@@ -1,0 +1,165 @@
+"""Ports: what the use cases need from the outside world, named for the role they play.
+
+Adapters in ``app.adapters`` implement them for real; ``tests/unit/fakes.py`` implements
+them in memory.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+from uuid import UUID
+
+from app.domain.notifications import SmsMessage
+from app.domain.orders import Order, OrderStatus
+from app.domain.users import Customer, User
+from app.domain.values import CustomerCode, Email, PhoneNumber
+from app.services.views import CustomerView, Page, PageRequest, UserView
+
+Clock = Callable[[], datetime]
+
+
+class UserRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, user: User) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, user_id: UUID) -> User | None: ...
+
+    @abc.abstractmethod
+    def get_by_email(self, email: Email) -> User | None: ...
+
+    @abc.abstractmethod
+    def get_by_phone_number(self, phone_number: PhoneNumber) -> User | None: ...
+
+    @abc.abstractmethod
+    def view(self, user_id: UUID) -> UserView | None: ...
+
+    @abc.abstractmethod
+    def list(self, request: PageRequest, *, email_contains: str | None) -> Page[UserView]:
+        """Users newest first; ``email_contains`` filters case-insensitively."""
+
+
+class CustomerRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, customer: Customer) -> None: ...
+
+    @abc.abstractmethod
+    def get_by_code(self, code: CustomerCode) -> Customer | None: ...
+
+    @abc.abstractmethod
+    def get_by_user(self, user_id: UUID) -> Customer | None: ...
+
+    @abc.abstractmethod
+    def code_exists(self, code: CustomerCode) -> bool: ...
+
+    @abc.abstractmethod
+    def view(self, *, code: CustomerCode | None = None, customer_id: UUID | None = None
+             ) -> CustomerView | None: ...
+
+    @abc.abstractmethod
+    def list(self, request: PageRequest) -> Page[CustomerView]:
+        """Customers newest first."""
+
+
+class OrderRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, order: Order) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, order_id: UUID) -> Order | None: ...
+
+    @abc.abstractmethod
+    def save(self, order: Order) -> None:
+        """Write back the changed state of an order loaded from this repository."""
+
+    @abc.abstractmethod
+    def list(
+        self,
+        request: PageRequest,
+        *,
+        customer_id: UUID | None = None,
+        status: OrderStatus | None = None,
+    ) -> Page[Order]:
+        """Orders newest first."""
+
+
+class SmsOutbox(abc.ABC):
+    """SMS messages waiting to be sent, written in the same transaction as their cause."""
+
+    @abc.abstractmethod
+    def add(self, message: SmsMessage) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, message_id: UUID) -> SmsMessage | None: ...
+
+    @abc.abstractmethod
+    def for_order(self, order_id: UUID) -> list[SmsMessage]: ...
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    key: str
+    fingerprint: str
+    order_id: UUID
+    notification_id: UUID
+    created_at: datetime
+
+
+class IdempotencyKeys(abc.ABC):
+    @abc.abstractmethod
+    def get(self, key: str) -> IdempotencyRecord | None: ...
+
+    @abc.abstractmethod
+    def add(self, record: IdempotencyRecord) -> None: ...
+
+
+class RevokedTokens(abc.ABC):
+    @abc.abstractmethod
+    def add(self, jti: str, *, expires_at: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def contains(self, jti: str) -> bool: ...
+
+
+class UnitOfWork(abc.ABC):
+    """One transaction: nothing is kept unless ``commit()`` is called before leaving ``with``."""
+
+    users: UserRepository
+    customers: CustomerRepository
+    orders: OrderRepository
+    outbox: SmsOutbox
+    idempotency_keys: IdempotencyKeys
+    revoked_tokens: RevokedTokens
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.rollback()
+
+    @abc.abstractmethod
+    def commit(self) -> None:
+        """Make the changes durable; a lost race on a unique value raises ``UniqueViolation``."""
+
+    @abc.abstractmethod
+    def rollback(self) -> None: ...
+
+
+class PasswordHasher(abc.ABC):
+    """One-way password hashing."""
+
+    @abc.abstractmethod
+    def hash(self, password: str) -> str: ...
+
+    @abc.abstractmethod
+    def verify(self, password_hash: str, password: str) -> bool: ...

@@ -1,0 +1,198 @@
+"""In-memory adapters for the ports, so use cases run in unit tests without any I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from app.domain.notifications import SmsMessage
+from app.domain.orders import Order, OrderStatus
+from app.domain.users import Customer, User
+from app.domain.values import CustomerCode, Email, PhoneNumber
+from app.services import ports
+from app.services.views import CustomerView, Page, PageRequest, UserView
+
+
+def _page(items: list, request: PageRequest) -> Page:
+    window = items[request.offset : request.offset + request.per_page]
+    return Page(items=window, request=request, total=len(items))
+
+
+def _newest_first(rows: list, created_at=lambda row: row.created_at) -> list:
+    return sorted(rows, key=lambda row: (created_at(row), str(row.id)), reverse=True)
+
+
+class FakeUserRepository(ports.UserRepository):
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+        self.rows: dict[UUID, User] = {}
+
+    def add(self, user: User) -> None:
+        self.rows[user.id] = user
+
+    def get(self, user_id: UUID) -> User | None:
+        return self.rows.get(user_id)
+
+    def get_by_email(self, email: Email) -> User | None:
+        return next((u for u in self.rows.values() if u.email == email), None)
+
+    def get_by_phone_number(self, phone_number: PhoneNumber) -> User | None:
+        return next((u for u in self.rows.values() if u.phone_number == phone_number), None)
+
+    def view(self, user_id: UUID) -> UserView | None:
+        user = self.rows.get(user_id)
+        return self._view(user) if user else None
+
+    def list(self, request: PageRequest, *, email_contains: str | None) -> Page[UserView]:
+        needle = (email_contains or "").lower()
+        matching = [u for u in self.rows.values() if needle in u.email.value]
+        return _page([self._view(u) for u in _newest_first(matching)], request)
+
+    def _view(self, user: User) -> UserView:
+        customer = self._uow.customers.get_by_user(user.id)
+        return UserView(
+            id=user.id, email=user.email.value, name=user.name, role=user.role.value,
+            phone_number=user.phone_number.e164 if user.phone_number else None,
+            providers=user.providers, customer_code=customer.code.value if customer else None,
+            created_at=user.created_at,
+        )
+
+
+class FakeCustomerRepository(ports.CustomerRepository):
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+        self.rows: dict[UUID, Customer] = {}
+
+    def add(self, customer: Customer) -> None:
+        self.rows[customer.id] = customer
+
+    def get_by_code(self, code: CustomerCode) -> Customer | None:
+        return next((c for c in self.rows.values() if c.code == code), None)
+
+    def get_by_user(self, user_id: UUID) -> Customer | None:
+        return next((c for c in self.rows.values() if c.user_id == user_id), None)
+
+    def code_exists(self, code: CustomerCode) -> bool:
+        return self.get_by_code(code) is not None
+
+    def view(self, *, code: CustomerCode | None = None, customer_id: UUID | None = None
+             ) -> CustomerView | None:
+        customer = self.get_by_code(code) if code else self.rows.get(customer_id)  # type: ignore[arg-type]
+        return self._view(customer) if customer else None
+
+    def list(self, request: PageRequest) -> Page[CustomerView]:
+        return _page([self._view(c) for c in _newest_first(list(self.rows.values()))], request)
+
+    def _view(self, customer: Customer) -> CustomerView:
+        user = self._uow.users.rows[customer.user_id]
+        return CustomerView(
+            id=customer.id, code=customer.code.value, user_id=user.id, name=user.name,
+            email=user.email.value,
+            phone_number=user.phone_number.e164 if user.phone_number else None,
+            created_at=customer.created_at,
+        )
+
+
+class FakeOrderRepository(ports.OrderRepository):
+    def __init__(self) -> None:
+        self.rows: dict[UUID, Order] = {}
+
+    def add(self, order: Order) -> None:
+        self.rows[order.id] = order
+
+    def get(self, order_id: UUID) -> Order | None:
+        return self.rows.get(order_id)
+
+    def save(self, order: Order) -> None:
+        self.rows[order.id] = order
+
+    def list(self, request: PageRequest, *, customer_id: UUID | None = None,
+             status: OrderStatus | None = None) -> Page[Order]:
+        matching = [
+            o for o in self.rows.values()
+            if (customer_id is None or o.customer_id == customer_id)
+            and (status is None or o.status is status)
+        ]
+        return _page(_newest_first(matching), request)
+
+
+class FakeSmsOutbox(ports.SmsOutbox):
+    def __init__(self) -> None:
+        self.rows: dict[UUID, SmsMessage] = {}
+
+    def add(self, message: SmsMessage) -> None:
+        self.rows[message.id] = message
+
+    def get(self, message_id: UUID) -> SmsMessage | None:
+        return self.rows.get(message_id)
+
+    def for_order(self, order_id: UUID) -> list[SmsMessage]:
+        return [m for m in self.rows.values() if m.order_id == order_id]
+
+    def to(self, e164: str) -> list[str]:
+        """The texts queued for one number, oldest first: what a test usually wants to read."""
+        return [m.text for m in self.rows.values() if m.recipient.e164 == e164]
+
+
+class FakeIdempotencyKeys(ports.IdempotencyKeys):
+    def __init__(self) -> None:
+        self.rows: dict[str, ports.IdempotencyRecord] = {}
+
+    def get(self, key: str) -> ports.IdempotencyRecord | None:
+        return self.rows.get(key)
+
+    def add(self, record: ports.IdempotencyRecord) -> None:
+        self.rows[record.key] = record
+
+
+class FakeRevokedTokens(ports.RevokedTokens):
+    def __init__(self) -> None:
+        self.rows: dict[str, datetime] = {}
+
+    def add(self, jti: str, *, expires_at: datetime) -> None:
+        self.rows[jti] = expires_at
+
+    def contains(self, jti: str) -> bool:
+        return jti in self.rows
+
+
+class FakeUnitOfWork(ports.UnitOfWork):
+    """Keeps everything in dictionaries. Rollback is not simulated: tests check ``committed``."""
+
+    def __init__(self) -> None:
+        self.users = FakeUserRepository(self)
+        self.customers = FakeCustomerRepository(self)
+        self.orders = FakeOrderRepository()
+        self.outbox = FakeSmsOutbox()
+        self.idempotency_keys = FakeIdempotencyKeys()
+        self.revoked_tokens = FakeRevokedTokens()
+        self.committed = False
+
+    def commit(self) -> None:
+        self.committed = True
+
+    def rollback(self) -> None:
+        pass
+
+
+class FakePasswordHasher(ports.PasswordHasher):
+    """Reversible on purpose: only the shape of hashing matters to the use cases."""
+
+    def hash(self, password: str) -> str:
+        return f"hashed:{password}"
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        return password_hash == f"hashed:{password}"
+
+
+class FakeClock:
+    """A clock that stands still until a test moves it."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
