@@ -12,6 +12,13 @@ if TYPE_CHECKING:
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the web application; settings default to the environment (and ``.env``)."""
-    from app.entrypoints.flask_app import create_app as build
+    from dotenv import load_dotenv
 
-    return build(settings)
+    from app.bootstrap import bootstrap
+    from app.config import Settings
+    from app.entrypoints.flask_app import build_app
+
+    if settings is None:
+        load_dotenv()
+        settings = Settings.from_env()
+    return build_app(bootstrap(settings))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
@@ -106,10 +107,9 @@ def revoke_tokens(tokens: list[IssuedToken], *, uow: UnitOfWork) -> None:
         for token in tokens:
             if not uow.revoked_tokens.contains(token.jti):
                 uow.revoked_tokens.add(token.jti, expires_at=token.expires_at)
-        try:
+        # A concurrent logout may revoke the same token first: the outcome is the one asked for.
+        with contextlib.suppress(UniqueViolation):
             uow.commit()
-        except UniqueViolation:
-            pass  # a concurrent logout revoked the same token: the outcome is the one asked for
 
 
 def is_token_revoked(jti: str, *, uow: UnitOfWork) -> bool:

@@ -133,7 +133,8 @@ def _replay(cmd: PlaceOrder, uow: UnitOfWork) -> PlacedOrder | None:
         raise IdempotencyKeyReused()
     order = uow.orders.get(record.order_id)
     notification = uow.outbox.get(record.notification_id)
-    assert order is not None and notification is not None
+    assert order is not None, "an idempotency record always names its order"
+    assert notification is not None, "and the SMS queued with it"
     return PlacedOrder(order=order, notification=notification)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 from datetime import datetime
+from typing import Generic, TypeVar
 from uuid import UUID
 
 from app.domain.notifications import SmsMessage

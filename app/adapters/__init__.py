@@ -1,0 +1,1 @@
+"""Implementations of the service ports for real infrastructure."""

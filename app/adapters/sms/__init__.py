@@ -1,0 +1,1 @@
+"""SMS gateways: Africa's Talking for real, the console for development."""

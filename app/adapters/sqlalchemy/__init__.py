@@ -1,0 +1,1 @@
+"""Persistence in a relational database (SQLite or PostgreSQL) through SQLAlchemy 2."""

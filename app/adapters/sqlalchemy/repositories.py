@@ -1,0 +1,374 @@
+"""The repository ports over a SQLAlchemy session: rows go in and domain objects come out.
+
+Each aggregate converts in exactly two functions, ``_x_from_row`` and ``_x_to_row``. Value
+objects are rebuilt from the stored strings without validating them again: only valid values
+were ever written.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, Select, func, select, true
+from sqlalchemy.orm import Session
+
+from app.adapters.sqlalchemy.orm import (
+    CustomerRow,
+    IdempotencyKeyRow,
+    IdentityRow,
+    OrderRow,
+    RevokedTokenRow,
+    SmsRow,
+    UserRow,
+)
+from app.domain.notifications import SmsMessage, SmsStatus
+from app.domain.orders import Order, OrderStatus
+from app.domain.users import Customer, Identity, Role, User
+from app.domain.values import CustomerCode, Email, Money, PhoneNumber
+from app.services import ports
+from app.services.views import CustomerView, Page, PageRequest, UserView
+
+
+def _window(statement: Select[Any], request: PageRequest) -> Select[Any]:
+    return statement.limit(request.per_page).offset(request.offset)
+
+
+def _count(session: Session, row_type: type[Any], *conditions: ColumnElement[bool]) -> int:
+    return session.scalar(select(func.count()).select_from(row_type).where(*conditions)) or 0
+
+
+class SqlAlchemyUserRepository(ports.UserRepository):
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, user: User) -> None:
+        """Insert a new user, or write back the state of an existing one."""
+        row = self._session.get(UserRow, user.id)
+        if row is None:
+            self._session.add(_user_to_row(user, UserRow()))
+        else:
+            _user_to_row(user, row)
+
+    def get(self, user_id: UUID) -> User | None:
+        row = self._session.get(UserRow, user_id)
+        return _user_from_row(row) if row else None
+
+    def get_by_email(self, email: Email) -> User | None:
+        return self._one(UserRow.email == email.value)
+
+    def get_by_phone_number(self, phone_number: PhoneNumber) -> User | None:
+        return self._one(UserRow.phone_number == phone_number.e164)
+
+    def view(self, user_id: UUID) -> UserView | None:
+        found = self._session.execute(_user_views().where(UserRow.id == user_id)).first()
+        return _user_view(*found) if found else None
+
+    def list(self, request: PageRequest, *, email_contains: str | None) -> Page[UserView]:
+        condition = (
+            UserRow.email.contains(email_contains.lower(), autoescape=True)
+            if email_contains
+            else true()
+        )
+        newest_first = _user_views().where(condition).order_by(
+            UserRow.created_at.desc(), UserRow.id.desc()
+        )
+        found = self._session.execute(_window(newest_first, request)).all()
+        return Page(
+            items=[_user_view(*row) for row in found],
+            request=request,
+            total=_count(self._session, UserRow, condition),
+        )
+
+    def _one(self, condition: ColumnElement[bool]) -> User | None:
+        row = self._session.scalars(select(UserRow).where(condition)).first()
+        return _user_from_row(row) if row else None
+
+
+def _user_views() -> Select[tuple[UserRow, str | None]]:
+    # Identities come with the rows in one extra query per page (selectin loading).
+    return select(UserRow, CustomerRow.code).outerjoin(
+        CustomerRow, CustomerRow.user_id == UserRow.id
+    )
+
+
+def _user_from_row(row: UserRow) -> User:
+    return User(
+        id=row.id,
+        email=Email(row.email),
+        name=row.name,
+        role=Role(row.role),
+        phone_number=PhoneNumber(row.phone_number) if row.phone_number else None,
+        password_hash=row.password_hash,
+        identities=[Identity(provider=i.provider, subject=i.subject) for i in row.identities],
+        created_at=row.created_at,
+    )
+
+
+def _user_to_row(user: User, row: UserRow) -> UserRow:
+    row.id = user.id
+    row.email = user.email.value
+    row.name = user.name
+    row.role = user.role.value
+    row.phone_number = user.phone_number.e164 if user.phone_number else None
+    row.password_hash = user.password_hash
+    row.created_at = user.created_at
+    wanted = {(i.provider, i.subject) for i in user.identities}
+    kept = [i for i in row.identities if (i.provider, i.subject) in wanted]
+    known = {(i.provider, i.subject) for i in kept}
+    row.identities = kept + [
+        IdentityRow(provider=provider, subject=subject)
+        for provider, subject in sorted(wanted - known)
+    ]
+    return row
+
+
+def _user_view(row: UserRow, customer_code: str | None) -> UserView:
+    return UserView(
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        role=row.role,
+        phone_number=row.phone_number,
+        providers=sorted({i.provider for i in row.identities}),
+        customer_code=customer_code,
+        created_at=row.created_at,
+    )
+
+
+class SqlAlchemyCustomerRepository(ports.CustomerRepository):
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, customer: Customer) -> None:
+        self._session.add(_customer_to_row(customer, CustomerRow()))
+
+    def get_by_code(self, code: CustomerCode) -> Customer | None:
+        return self._one(CustomerRow.code == code.value)
+
+    def get_by_user(self, user_id: UUID) -> Customer | None:
+        return self._one(CustomerRow.user_id == user_id)
+
+    def code_exists(self, code: CustomerCode) -> bool:
+        found = self._session.scalar(select(CustomerRow.id).where(CustomerRow.code == code.value))
+        return found is not None
+
+    def view(
+        self, *, code: CustomerCode | None = None, customer_id: UUID | None = None
+    ) -> CustomerView | None:
+        if code is not None:
+            condition = CustomerRow.code == code.value
+        elif customer_id is not None:
+            condition = CustomerRow.id == customer_id
+        else:
+            return None
+        found = self._session.execute(_customer_views().where(condition)).first()
+        return _customer_view(*found) if found else None
+
+    def list(self, request: PageRequest) -> Page[CustomerView]:
+        newest_first = _customer_views().order_by(
+            CustomerRow.created_at.desc(), CustomerRow.id.desc()
+        )
+        found = self._session.execute(_window(newest_first, request)).all()
+        return Page(
+            items=[_customer_view(*row) for row in found],
+            request=request,
+            total=_count(self._session, CustomerRow),
+        )
+
+    def _one(self, condition: ColumnElement[bool]) -> Customer | None:
+        row = self._session.scalars(select(CustomerRow).where(condition)).first()
+        return _customer_from_row(row) if row else None
+
+
+def _customer_views() -> Select[tuple[CustomerRow, str, str, str | None]]:
+    return select(CustomerRow, UserRow.name, UserRow.email, UserRow.phone_number).join(
+        UserRow, UserRow.id == CustomerRow.user_id
+    )
+
+
+def _customer_from_row(row: CustomerRow) -> Customer:
+    return Customer(
+        id=row.id, user_id=row.user_id, code=CustomerCode(row.code), created_at=row.created_at
+    )
+
+
+def _customer_to_row(customer: Customer, row: CustomerRow) -> CustomerRow:
+    row.id = customer.id
+    row.user_id = customer.user_id
+    row.code = customer.code.value
+    row.created_at = customer.created_at
+    return row
+
+
+def _customer_view(
+    row: CustomerRow, name: str, email: str, phone_number: str | None
+) -> CustomerView:
+    return CustomerView(
+        id=row.id,
+        code=row.code,
+        user_id=row.user_id,
+        name=name,
+        email=email,
+        phone_number=phone_number,
+        created_at=row.created_at,
+    )
+
+
+class SqlAlchemyOrderRepository(ports.OrderRepository):
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, order: Order) -> None:
+        self._session.add(_order_to_row(order, OrderRow()))
+
+    def get(self, order_id: UUID) -> Order | None:
+        row = self._session.get(OrderRow, order_id)
+        return _order_from_row(row) if row else None
+
+    def save(self, order: Order) -> None:
+        row = self._session.get(OrderRow, order.id)
+        if row is None:
+            raise LookupError(f"order {order.id} was never added, so it cannot be saved")
+        _order_to_row(order, row)
+
+    def list(
+        self,
+        request: PageRequest,
+        *,
+        customer_id: UUID | None = None,
+        status: OrderStatus | None = None,
+    ) -> Page[Order]:
+        conditions: list[ColumnElement[bool]] = []
+        if customer_id is not None:
+            conditions.append(OrderRow.customer_id == customer_id)
+        if status is not None:
+            conditions.append(OrderRow.status == status.value)
+        newest_first = (
+            select(OrderRow)
+            .where(*conditions)
+            .order_by(OrderRow.created_at.desc(), OrderRow.id.desc())
+        )
+        rows = self._session.scalars(_window(newest_first, request)).all()
+        return Page(
+            items=[_order_from_row(row) for row in rows],
+            request=request,
+            total=_count(self._session, OrderRow, *conditions),
+        )
+
+
+def _order_from_row(row: OrderRow) -> Order:
+    return Order(
+        id=row.id,
+        customer_id=row.customer_id,
+        customer_code=CustomerCode(row.customer_code),
+        item=row.item,
+        amount=Money(row.amount, row.currency),
+        status=OrderStatus(row.status),
+        created_at=row.created_at,
+        confirmed_at=row.confirmed_at,
+    )
+
+
+def _order_to_row(order: Order, row: OrderRow) -> OrderRow:
+    row.id = order.id
+    row.customer_id = order.customer_id
+    row.customer_code = order.customer_code.value
+    row.item = order.item
+    row.amount = order.amount.amount
+    row.currency = order.amount.currency
+    row.status = order.status.value
+    row.created_at = order.created_at
+    row.confirmed_at = order.confirmed_at
+    return row
+
+
+class SqlAlchemySmsOutbox(ports.SmsOutbox):
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, message: SmsMessage) -> None:
+        self._session.add(_sms_to_row(message, SmsRow()))
+
+    def get(self, message_id: UUID) -> SmsMessage | None:
+        row = self._session.get(SmsRow, message_id)
+        return _sms_from_row(row) if row else None
+
+    def for_order(self, order_id: UUID) -> list[SmsMessage]:
+        rows = self._session.scalars(
+            select(SmsRow)
+            .where(SmsRow.order_id == order_id)
+            .order_by(SmsRow.created_at, SmsRow.id)
+        ).all()
+        return [_sms_from_row(row) for row in rows]
+
+
+def _sms_from_row(row: SmsRow) -> SmsMessage:
+    return SmsMessage(
+        id=row.id,
+        order_id=row.order_id,
+        recipient=PhoneNumber(row.recipient),
+        text=row.text,
+        status=SmsStatus(row.status),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_error=row.last_error,
+        provider_message_id=row.provider_message_id,
+        sent_at=row.sent_at,
+        created_at=row.created_at,
+    )
+
+
+def _sms_to_row(message: SmsMessage, row: SmsRow) -> SmsRow:
+    row.id = message.id
+    row.order_id = message.order_id
+    row.recipient = message.recipient.e164
+    row.text = message.text
+    row.status = message.status.value
+    row.attempts = message.attempts
+    row.next_attempt_at = message.next_attempt_at
+    row.last_error = message.last_error
+    row.provider_message_id = message.provider_message_id
+    row.sent_at = message.sent_at
+    row.created_at = message.created_at
+    return row
+
+
+class SqlAlchemyIdempotencyKeys(ports.IdempotencyKeys):
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get(self, key: str) -> ports.IdempotencyRecord | None:
+        row = self._session.get(IdempotencyKeyRow, key)
+        if row is None:
+            return None
+        return ports.IdempotencyRecord(
+            key=row.key,
+            fingerprint=row.fingerprint,
+            order_id=row.order_id,
+            notification_id=row.notification_id,
+            created_at=row.created_at,
+        )
+
+    def add(self, record: ports.IdempotencyRecord) -> None:
+        self._session.add(
+            IdempotencyKeyRow(
+                key=record.key,
+                fingerprint=record.fingerprint,
+                order_id=record.order_id,
+                notification_id=record.notification_id,
+                created_at=record.created_at,
+            )
+        )
+
+
+class SqlAlchemyRevokedTokens(ports.RevokedTokens):
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, jti: str, *, expires_at: datetime) -> None:
+        self._session.add(RevokedTokenRow(jti=jti, expires_at=expires_at))
+
+    def contains(self, jti: str) -> bool:
+        return self._session.get(RevokedTokenRow, jti) is not None

@@ -1,0 +1,139 @@
+"""One database transaction per ``with`` block, speaking the service's errors, not SQLAlchemy's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
+
+from app.adapters.sqlalchemy.orm import Base
+from app.adapters.sqlalchemy.repositories import (
+    SqlAlchemyCustomerRepository,
+    SqlAlchemyIdempotencyKeys,
+    SqlAlchemyOrderRepository,
+    SqlAlchemyRevokedTokens,
+    SqlAlchemySmsOutbox,
+    SqlAlchemyUserRepository,
+)
+from app.services import ports
+from app.services.errors import StorageUnavailable, UniqueViolation
+
+# The name ``UniqueViolation.what`` gives each unique value, by the columns that hold it.
+_UNIQUE_VALUES = {
+    ("users.email",): "email",
+    ("users.phone_number",): "phone_number",
+    ("customers.user_id",): "customer_user",
+    ("customers.code",): "customer_code",
+    ("idempotency_keys.key",): "idempotency_key",
+    ("revoked_tokens.jti",): "revoked_token",
+}
+_POSTGRES_UNIQUE_VIOLATION = "23505"
+_SQLITE_UNIQUE_VIOLATION = "UNIQUE constraint failed: "
+
+
+class SqlAlchemyUnitOfWork(ports.UnitOfWork):
+    """A session per ``with`` block; leaving the block rolls back whatever was not committed."""
+
+    def __init__(self, session_factory: Callable[[], Session]) -> None:
+        self._session_factory = session_factory
+        self._session: Session | None = None
+
+    def __enter__(self) -> Self:
+        session = self._session_factory()
+        self._session = session
+        self.users = SqlAlchemyUserRepository(session)
+        self.customers = SqlAlchemyCustomerRepository(session)
+        self.orders = SqlAlchemyOrderRepository(session)
+        self.outbox = SqlAlchemySmsOutbox(session)
+        self.idempotency_keys = SqlAlchemyIdempotencyKeys(session)
+        self.revoked_tokens = SqlAlchemyRevokedTokens(session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        session, self._session = self._active(), None
+        session.close()  # rolls back whatever was not committed
+        if isinstance(exc, SQLAlchemyError):
+            translated = _translate(exc)
+            if translated is not None:
+                raise translated from exc
+
+    def commit(self) -> None:
+        session = self._active()
+        with _translated_errors(session):
+            session.commit()
+
+    def rollback(self) -> None:
+        session = self._active()
+        with _translated_errors(session):
+            session.rollback()
+
+    def _active(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("use the unit of work inside a `with` block")
+        return self._session
+
+
+@contextmanager
+def _translated_errors(session: Session) -> Iterator[None]:
+    """Turn database errors the use cases can act on into the service's exceptions."""
+    try:
+        yield
+    except SQLAlchemyError as error:
+        with suppress(SQLAlchemyError):
+            session.rollback()
+        translated = _translate(error)
+        if translated is None:
+            raise
+        raise translated from error
+
+
+def _translate(error: SQLAlchemyError) -> Exception | None:
+    if isinstance(error, IntegrityError):
+        what = _unique_value(error)
+        return UniqueViolation(what) if what else None
+    unreachable = isinstance(error, OperationalError | InterfaceError | PoolTimeout) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated
+    )
+    return StorageUnavailable("the database cannot be reached") if unreachable else None
+
+
+def _unique_value(error: IntegrityError) -> str | None:
+    """Which unique value a write collided on, or None when another rule was broken."""
+    cause = error.orig
+    if getattr(cause, "sqlstate", None) == _POSTGRES_UNIQUE_VIOLATION:
+        constraint = cause.diag.constraint_name  # type: ignore[union-attr]
+        return _UNIQUE_VALUES.get(_COLUMNS_BY_CONSTRAINT.get(constraint, ()), "unknown")
+    message = str(cause)
+    if message.startswith(_SQLITE_UNIQUE_VIOLATION):
+        columns = tuple(message.removeprefix(_SQLITE_UNIQUE_VIOLATION).split(", "))
+        return _UNIQUE_VALUES.get(columns, "unknown")
+    return None
+
+
+def _columns_by_constraint() -> dict[str, tuple[str, ...]]:
+    return {
+        str(constraint.name): tuple(f"{table.name}.{column.name}" for column in constraint.columns)
+        for table in Base.metadata.tables.values()
+        for constraint in table.constraints
+        if isinstance(constraint, UniqueConstraint | PrimaryKeyConstraint)
+    }
+
+
+_COLUMNS_BY_CONSTRAINT = _columns_by_constraint()

@@ -1,0 +1,48 @@
+"""The composition root: turns settings into adapters and hands them to the entrypoints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from app.adapters.passwords import Argon2PasswordHasher
+from app.adapters.sqlalchemy.database import create_engine_for, database_answers, session_factory
+from app.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from app.config import Settings
+from app.services.ports import Clock, PasswordHasher, UnitOfWork
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything a use case may be handed, built once per process."""
+
+    settings: Settings
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+    hasher: PasswordHasher
+    decoy_password_hash: str
+    database_answers: Callable[[], bool]
+    dispose: Callable[[], None]
+
+
+def bootstrap(settings: Settings) -> Services:
+    engine = create_engine_for(settings.database_url, pool_size=settings.database_pool_size)
+    sessions = session_factory(engine)
+    hasher = Argon2PasswordHasher(
+        time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
+    )
+    return Services(
+        settings=settings,
+        uow=lambda: SqlAlchemyUnitOfWork(sessions),
+        clock=utc_now,
+        hasher=hasher,
+        # Unknown emails are checked against this hash so that they cost as much as known ones.
+        decoy_password_hash=hasher.hash("no-such-user-decoy-password"),
+        database_answers=lambda: database_answers(engine),
+        dispose=engine.dispose,
+    )

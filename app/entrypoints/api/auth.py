@@ -1,0 +1,142 @@
+"""Administrator registration, login, token refresh and logout; phone numbers; customers."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from flask.views import MethodView
+from flask_jwt_extended import decode_token, get_jwt, jwt_required
+from jwt import ExpiredSignatureError, InvalidTokenError
+from webargs.flaskparser import abort
+
+from app.entrypoints.api.errors import ErrorSchema as ErrorOut
+from app.entrypoints.api.parsing import Blueprint
+from app.entrypoints.api.schemas import (
+    AddUserNumberIn,
+    CreateCustomerIn,
+    CustomerEnvelope,
+    LoginIn,
+    LogoutIn,
+    MessageOut,
+    RegisterAdminIn,
+    TokensOut,
+    UserEnvelope,
+)
+from app.entrypoints.api.tokens import admin_required, issue_tokens, issued
+from app.entrypoints.dependencies import services
+from app.services import auth, customers, users
+from app.services.auth import IssuedToken
+
+blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Administrators and users")
+ADMIN = [{"bearerAuth": []}]
+
+
+@blp.route("/admin-register/")
+class AdminRegister(MethodView):
+    @blp.arguments(RegisterAdminIn)
+    @blp.response(201, TokensOut)
+    @blp.alt_response(403, schema=ErrorOut, description="Wrong API key")
+    @blp.alt_response(409, schema=ErrorOut, description="Email or phone number taken")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Register an administrator with the service's API key"""
+        deps = services()
+        admin = auth.register_admin(
+            auth.RegisterAdmin(**body), uow=deps.uow(), hasher=deps.hasher,
+            admin_api_key=deps.settings.admin_api_key, clock=deps.clock,
+        )
+        return issue_tokens(admin)
+
+
+@blp.route("/login/")
+class Login(MethodView):
+    @blp.arguments(LoginIn)
+    @blp.response(200, TokensOut)
+    @blp.alt_response(401, schema=ErrorOut, description="Wrong email or password")
+    @blp.alt_response(429, schema=ErrorOut, description="Too many attempts")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Log an administrator in with email and password"""
+        deps = services()
+        admin = auth.authenticate_admin(
+            body["email"], body["password"], uow=deps.uow(), hasher=deps.hasher,
+            decoy_hash=deps.decoy_password_hash,
+        )
+        return issue_tokens(admin)
+
+
+@blp.route("/refresh/")
+class Refresh(MethodView):
+    decorators = [jwt_required(refresh=True)]
+
+    @blp.response(200, TokensOut)
+    @blp.alt_response(401, schema=ErrorOut, description="Not a valid refresh token")
+    @blp.doc(security=ADMIN)
+    def post(self) -> dict[str, Any]:
+        """Trade a refresh token for new tokens; the old refresh token stops working"""
+        claims = get_jwt()
+        admin = auth.rotate_refresh_token(UUID(claims["sub"]), issued(claims),
+                                          uow=services().uow())
+        return issue_tokens(admin)
+
+
+@blp.route("/logout/")
+class Logout(MethodView):
+    decorators = [jwt_required(verify_type=False)]
+
+    @blp.arguments(LogoutIn)
+    @blp.response(200, MessageOut)
+    @blp.doc(security=ADMIN)
+    def post(self, body: dict[str, Any]) -> dict[str, str]:
+        """Revoke the presented token, and the refresh token in the body if any"""
+        claims = get_jwt()
+        tokens = [issued(claims), *_refresh_token_of(claims["sub"], body["refresh_token"])]
+        auth.revoke_tokens(tokens, uow=services().uow())
+        return {"message": "Logged out."}
+
+
+@blp.route("/add-user-number/")
+class AddUserNumber(MethodView):
+    decorators = [admin_required]
+
+    @blp.arguments(AddUserNumberIn)
+    @blp.response(200, UserEnvelope)
+    @blp.alt_response(404, schema=ErrorOut, description="No such user")
+    @blp.alt_response(409, schema=ErrorOut, description="Another user has that number")
+    @blp.doc(security=ADMIN)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Give a user a phone number (stored in E.164)"""
+        user = users.add_phone_number(body["user_id"], body["phone_number"],
+                                      uow=services().uow())
+        return {"user": user}
+
+
+@blp.route("/create-customer/")
+class CreateCustomer(MethodView):
+    decorators = [admin_required]
+
+    @blp.arguments(CreateCustomerIn)
+    @blp.response(201, CustomerEnvelope)
+    @blp.alt_response(404, schema=ErrorOut, description="No such user")
+    @blp.alt_response(409, schema=ErrorOut, description="Already a customer")
+    @blp.alt_response(422, schema=ErrorOut, description="The user has no phone number")
+    @blp.doc(security=ADMIN)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Turn a user into a customer with an 8-character code"""
+        deps = services()
+        customer = customers.create_customer(body["user_id"], uow=deps.uow(), clock=deps.clock)
+        return {"customer": customer}
+
+
+def _refresh_token_of(subject: str, token: str | None) -> list[IssuedToken]:
+    """The body's refresh token, when it is one of this admin's and still worth revoking."""
+    if not token:
+        return []
+    try:
+        claims = decode_token(token)
+    except ExpiredSignatureError:
+        return []  # already useless
+    except InvalidTokenError:
+        claims = {}
+    if claims.get("type") != "refresh" or claims.get("sub") != subject:
+        abort(400, messages={"json": {"refresh_token": ["Not one of your refresh tokens."]}})
+    return [issued(claims)]

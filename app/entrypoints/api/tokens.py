@@ -1,0 +1,102 @@
+"""JWTs for administrators: issuing them, refusing bad ones, and the admin-only guard."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+from flask import Flask, Response, current_app
+from flask_jwt_extended import (
+    JWTManager,
+    create_access_token,
+    create_refresh_token,
+    get_jwt,
+    jwt_required,
+)
+
+from app.domain.users import User
+from app.entrypoints.api.errors import error_response
+from app.entrypoints.dependencies import services
+from app.services import auth
+from app.services.auth import IssuedToken
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def configure_jwt(app: Flask) -> None:
+    settings = services(app).settings
+    app.config.update(
+        JWT_SECRET_KEY=settings.jwt_secret_key,
+        JWT_ALGORITHM="HS256",
+        JWT_DECODE_ALGORITHMS=["HS256"],
+        JWT_TOKEN_LOCATION=["headers"],
+        JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=settings.access_token_seconds),
+        JWT_REFRESH_TOKEN_EXPIRES=timedelta(days=settings.refresh_token_days),
+    )
+    jwt = JWTManager(app)
+
+    def refuse(message: str, code: str) -> Response:
+        response = error_response(401, message, code)
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @jwt.unauthorized_loader
+    def missing(reason: str) -> Response:
+        return refuse("An access token is required: send 'Authorization: Bearer <token>'.",
+                      "token_missing")
+
+    @jwt.invalid_token_loader
+    def invalid(reason: str) -> Response:
+        return refuse(f"The token is not valid: {reason}.", "token_invalid")
+
+    @jwt.expired_token_loader
+    def expired(header: dict[str, Any], payload: dict[str, Any]) -> Response:
+        return refuse("The token has expired.", "token_expired")
+
+    @jwt.revoked_token_loader
+    def revoked(header: dict[str, Any], payload: dict[str, Any]) -> Response:
+        return refuse("The token has been revoked.", "token_revoked")
+
+    @jwt.needs_fresh_token_loader
+    def needs_fresh(header: dict[str, Any], payload: dict[str, Any]) -> Response:
+        return refuse("A fresh token is required.", "token_invalid")
+
+    @jwt.token_in_blocklist_loader
+    def is_revoked(header: dict[str, Any], payload: dict[str, Any]) -> bool:
+        return auth.is_token_revoked(payload["jti"], uow=services().uow())
+
+
+def admin_required(view: Callable[P, R]) -> Callable[P, R]:
+    """Only a valid, unrevoked access token whose role claim is ``admin`` gets through."""
+
+    @wraps(view)
+    @jwt_required()
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        if get_jwt().get("role") != "admin":
+            return error_response(403, "This needs an administrator's token.",  # type: ignore[return-value]
+                                  "admin_required")
+        return view(*args, **kwargs)
+
+    return guarded
+
+
+def issue_tokens(user: User) -> dict[str, Any]:
+    claims = {"role": user.role.value}
+    lifetime: timedelta = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
+    return {
+        "user_id": user.id,
+        "email": user.email.value,
+        "role": user.role.value,
+        "access_token": create_access_token(identity=str(user.id), additional_claims=claims),
+        "refresh_token": create_refresh_token(identity=str(user.id), additional_claims=claims),
+        "token_type": "Bearer",
+        "expires_in": int(lifetime.total_seconds()),
+    }
+
+
+def issued(claims: dict[str, Any]) -> IssuedToken:
+    """What revocation needs to know about a decoded token."""
+    return IssuedToken(jti=claims["jti"], expires_at=datetime.fromtimestamp(claims["exp"], UTC))

@@ -1,0 +1,154 @@
+"""A fake Africa's Talking messaging endpoint on loopback, answering from a script.
+
+    with FakeAfricasTalking(Answer(201, accepted("ATXid_1"))) as fake:
+        gateway = AfricasTalkingSmsGateway("sandbox", "key", base_url=fake.base_url)
+        gateway.send("+254719485369", "Hi")
+    fake.requests[0].form["to"]  # "+254719485369"
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Self, cast
+from urllib.parse import parse_qsl
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the fake answers to one request, after ``delay`` seconds."""
+
+    status: int = 201
+    body: str = ""
+    content_type: str = "application/json"
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request exactly as received.
+
+    ``headers`` keep the names as the client sent them; ``client_port`` tells the client's
+    connections apart, to see them reused.
+    """
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: str
+    client_port: int
+
+    @property
+    def form(self) -> dict[str, str]:
+        return dict(parse_qsl(self.body, keep_blank_values=True, strict_parsing=True))
+
+
+def accepted(message_id: str, *, number: str = "+254719485369", cost: str = "KES 0.8000"
+             ) -> str:
+    """The body of a 201 for one recipient the gateway took."""
+    return _answer_body("Sent to 1/1 Total Cost: " + cost, {
+        "statusCode": 101, "number": number, "status": "Success", "cost": cost,
+        "messageId": message_id,
+    })
+
+
+def refused(status_code: int, status: str, *, number: str = "+254719485369") -> str:
+    """The body of an answer for one recipient the gateway would not take."""
+    return _answer_body("Sent to 0/1 Total Cost: 0", {
+        "statusCode": status_code, "number": number, "status": status, "cost": "0",
+        "messageId": "None",
+    })
+
+
+def _answer_body(message: str, recipient: dict[str, object]) -> str:
+    return json.dumps({"SMSMessageData": {"Message": message, "Recipients": [recipient]}})
+
+
+UNSCRIPTED = Answer(599, "fake Africa's Talking: no answer scripted", "text/plain")
+
+
+class FakeAfricasTalking:
+    """Records every request and answers each with the next scripted ``Answer``."""
+
+    def __init__(self, *answers: Answer) -> None:
+        self.requests: list[RecordedRequest] = []
+        self._answers = deque(answers)
+        self._closing = threading.Event()
+        self._server = _Server(self)
+        # A short poll interval lets shutdown() return at once rather than in half a second.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def script(self, *answers: Answer) -> None:
+        """Queue more answers after those already scripted."""
+        self._answers.extend(answers)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._closing.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def _answer(self, request: RecordedRequest) -> Answer:
+        self.requests.append(request)
+        return self._answers.popleft() if self._answers else UNSCRIPTED
+
+    def _wait(self, seconds: float) -> None:
+        # Woken by __exit__, so a delayed answer never holds a test up.
+        self._closing.wait(seconds)
+
+
+class _Server(ThreadingHTTPServer):
+    def __init__(self, fake: FakeAfricasTalking) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.fake = fake
+
+    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket],
+                     client_address: object) -> None:
+        # A client that timed out has closed its end, so writing the late answer fails.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so the client's connection pool is exercised
+
+    def do_POST(self) -> None:
+        fake = cast(_Server, self.server).fake
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode()
+        answer = fake._answer(RecordedRequest(
+            method=self.command, path=self.path, headers=dict(self.headers.items()), body=body,
+            client_port=self.client_address[1],
+        ))
+        fake._wait(answer.delay)
+        payload = answer.body.encode()
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
