@@ -17,6 +17,7 @@ FORWARDED_ALLOW_IPS        proxies trusted for X-Forwarded-Proto    127.0.0.1,::
 GUNICORN_ACCESS_LOG        access log file, "-" = stdout, "" = off  -
 GUNICORN_LOG_LEVEL         gunicorn's own log level                 info
 GUNICORN_RELOAD            restart workers on code changes (dev)    false
+GUNICORN_CONTROL_SOCKET    enable gunicornc's control socket        false
 =========================  =======================================  ====================
 
 ``APP_ENV=production`` with a missing or default secret stops the master at start-up with
@@ -100,10 +101,14 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info").strip().lower() or "info
 # Remote address, time, request line, status, bytes, duration (ms), referrer, user agent
 # and the X-Request-Id the app puts on every response, to join access and app logs.
 access_log_format = (
-    '%(h)s "%(t)s" "%(r)s" %(s)s %(b)s %(M)sms '
-    '"%(f)s" "%(a)s" request_id=%({x-request-id}o)s'
+    '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms "%(f)s" "%(a)s" request_id=%({x-request-id}o)s'
 )
 proc_name = "customer-order-service"
+
+# --- Control socket (gunicorn >= 24; older versions ignore the setting) ----------------
+# Off: nothing in the deployment uses it, and it would need a writable $HOME, which a
+# container with a read-only root filesystem does not have.
+control_socket_disable = not _bool("GUNICORN_CONTROL_SOCKET", False)
 
 
 def on_starting(server: Any) -> None:
@@ -130,5 +135,9 @@ def on_starting(server: Any) -> None:
         raise RuntimeError(f"configuration refused: {error}") from error
     server.log.info(
         "workers=%s threads=%s timeout=%ss graceful_timeout=%ss bind=%s",
-        workers, threads, timeout, graceful_timeout, ",".join(bind),
+        workers,
+        threads,
+        timeout,
+        graceful_timeout,
+        ",".join(bind),
     )

@@ -35,7 +35,7 @@ from app.adapters.sqlalchemy.orm import Base
 from app.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from app.domain.users import Identity, Role, User
 from app.domain.values import Email
-from tests.integration.live_server import Admin, ApiClient, live_app, test_settings
+from tests.integration.live_server import Admin, ApiClient, live_app, settings_for_tests
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -120,7 +120,7 @@ def uow_factory(
 @pytest.fixture(scope="session")
 def server(database_url: str) -> Iterator[ApiClient]:
     """One running app per database for the whole session."""
-    with live_app(test_settings(database_url)) as client:
+    with live_app(settings_for_tests(database_url)) as client:
         yield client
 
 
@@ -132,14 +132,14 @@ def api(server: ApiClient, clean_tables: None) -> ApiClient:
 @pytest.fixture
 def expiring_api(database_url: str, clean_tables: None) -> Iterator[ApiClient]:
     """An app whose access tokens live one second."""
-    with live_app(test_settings(database_url, access_token_seconds=1)) as client:
+    with live_app(settings_for_tests(database_url, access_token_seconds=1)) as client:
         yield client
 
 
 @pytest.fixture
 def limited_api(database_url: str, clean_tables: None) -> Iterator[ApiClient]:
     """An app that allows three login attempts a minute."""
-    with live_app(test_settings(database_url, login_rate_limit="3/minute")) as client:
+    with live_app(settings_for_tests(database_url, login_rate_limit="3/minute")) as client:
         yield client
 
 

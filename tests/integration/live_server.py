@@ -16,7 +16,7 @@ from app import create_app
 from app.config import Settings
 
 
-def test_settings(database_url: str, **changes: Any) -> Settings:
+def settings_for_tests(database_url: str, **changes: Any) -> Settings:
     """Settings for tests: cheap password hashing and no login limit unless a test sets one."""
     base = Settings(
         database_url=database_url,

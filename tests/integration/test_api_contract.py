@@ -60,10 +60,10 @@ def test_health_and_readiness(api):
 
 
 def test_readiness_fails_when_the_database_does_not_answer(tmp_path):
-    from tests.integration.live_server import live_app, test_settings
+    from tests.integration.live_server import live_app, settings_for_tests
 
     unreachable = "postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=1"
-    with live_app(test_settings(unreachable)) as client:
+    with live_app(settings_for_tests(unreachable)) as client:
         ready = client.get("/readyz")
         login = client.post("/api/auth/login/", json={"email": "a@b.co", "password": "x"})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
@@ -54,6 +55,15 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _parent() -> Any:
+    """A many-to-one link that is never loaded (repositories set the foreign key columns).
+
+    It exists because the ORM orders the INSERTs of one flush by relationships, not by
+    foreign keys: without it an order could be inserted before its customer.
+    """
+    return relationship(lazy="raise")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UtcDateTime, UUID: Uuid}
@@ -75,7 +85,9 @@ class UserRow(Base):
     created_at: Mapped[datetime]
 
     identities: Mapped[list[IdentityRow]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="IdentityRow.provider"
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by=lambda: (IdentityRow.provider, IdentityRow.subject),
     )
 
 
@@ -95,6 +107,8 @@ class CustomerRow(Base):
     user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"), unique=True)
     code: Mapped[str] = mapped_column(CHAR(8), unique=True)
     created_at: Mapped[datetime]
+
+    user: Mapped[UserRow] = _parent()
 
 
 class OrderRow(Base):
@@ -118,6 +132,8 @@ class OrderRow(Base):
     created_at: Mapped[datetime]
     confirmed_at: Mapped[datetime | None]
 
+    customer: Mapped[CustomerRow] = _parent()
+
 
 class SmsRow(Base):
     __tablename__ = "sms_outbox"
@@ -140,6 +156,8 @@ class SmsRow(Base):
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
+    order: Mapped[OrderRow | None] = _parent()
+
 
 class IdempotencyKeyRow(Base):
     __tablename__ = "idempotency_keys"
@@ -149,6 +167,9 @@ class IdempotencyKeyRow(Base):
     order_id: Mapped[UUID] = mapped_column(ForeignKey("orders.id"))
     notification_id: Mapped[UUID] = mapped_column(ForeignKey("sms_outbox.id"))
     created_at: Mapped[datetime]
+
+    order: Mapped[OrderRow] = _parent()
+    notification: Mapped[SmsRow] = _parent()
 
 
 class RevokedTokenRow(Base):

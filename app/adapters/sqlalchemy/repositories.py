@@ -31,10 +31,6 @@ from app.services import ports
 from app.services.views import CustomerView, Page, PageRequest, UserView
 
 
-def _window(statement: Select[Any], request: PageRequest) -> Select[Any]:
-    return statement.limit(request.per_page).offset(request.offset)
-
-
 def _count(session: Session, row_type: type[Any], *conditions: ColumnElement[bool]) -> int:
     return session.scalar(select(func.count()).select_from(row_type).where(*conditions)) or 0
 
@@ -71,10 +67,14 @@ class SqlAlchemyUserRepository(ports.UserRepository):
             if email_contains
             else true()
         )
-        newest_first = _user_views().where(condition).order_by(
-            UserRow.created_at.desc(), UserRow.id.desc()
+        page = (
+            _user_views()
+            .where(condition)
+            .order_by(UserRow.created_at.desc(), UserRow.id.desc())
+            .limit(request.per_page)
+            .offset(request.offset)
         )
-        found = self._session.execute(_window(newest_first, request)).all()
+        found = self._session.execute(page).all()
         return Page(
             items=[_user_view(*row) for row in found],
             request=request,
@@ -86,7 +86,7 @@ class SqlAlchemyUserRepository(ports.UserRepository):
         return _user_from_row(row) if row else None
 
 
-def _user_views() -> Select[tuple[UserRow, str | None]]:
+def _user_views() -> Select[UserRow, str | None]:
     # Identities come with the rows in one extra query per page (selectin loading).
     return select(UserRow, CustomerRow.code).outerjoin(
         CustomerRow, CustomerRow.user_id == UserRow.id
@@ -167,10 +167,13 @@ class SqlAlchemyCustomerRepository(ports.CustomerRepository):
         return _customer_view(*found) if found else None
 
     def list(self, request: PageRequest) -> Page[CustomerView]:
-        newest_first = _customer_views().order_by(
-            CustomerRow.created_at.desc(), CustomerRow.id.desc()
+        page = (
+            _customer_views()
+            .order_by(CustomerRow.created_at.desc(), CustomerRow.id.desc())
+            .limit(request.per_page)
+            .offset(request.offset)
         )
-        found = self._session.execute(_window(newest_first, request)).all()
+        found = self._session.execute(page).all()
         return Page(
             items=[_customer_view(*row) for row in found],
             request=request,
@@ -182,7 +185,7 @@ class SqlAlchemyCustomerRepository(ports.CustomerRepository):
         return _customer_from_row(row) if row else None
 
 
-def _customer_views() -> Select[tuple[CustomerRow, str, str, str | None]]:
+def _customer_views() -> Select[CustomerRow, str, str, str | None]:
     return select(CustomerRow, UserRow.name, UserRow.email, UserRow.phone_number).join(
         UserRow, UserRow.id == CustomerRow.user_id
     )
@@ -245,12 +248,14 @@ class SqlAlchemyOrderRepository(ports.OrderRepository):
             conditions.append(OrderRow.customer_id == customer_id)
         if status is not None:
             conditions.append(OrderRow.status == status.value)
-        newest_first = (
+        page = (
             select(OrderRow)
             .where(*conditions)
             .order_by(OrderRow.created_at.desc(), OrderRow.id.desc())
+            .limit(request.per_page)
+            .offset(request.offset)
         )
-        rows = self._session.scalars(_window(newest_first, request)).all()
+        rows = self._session.scalars(page).all()
         return Page(
             items=[_order_from_row(row) for row in rows],
             request=request,

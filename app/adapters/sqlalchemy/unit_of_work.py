@@ -31,7 +31,7 @@ from app.services import ports
 from app.services.errors import StorageUnavailable, UniqueViolation
 
 # The name ``UniqueViolation.what`` gives each unique value, by the columns that hold it.
-_UNIQUE_VALUES = {
+_UNIQUE_VALUES: dict[tuple[str, ...], str] = {
     ("users.email",): "email",
     ("users.phone_number",): "phone_number",
     ("customers.user_id",): "customer_user",
