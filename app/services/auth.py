@@ -104,9 +104,10 @@ def rotate_refresh_token(user_id: UUID, old: IssuedToken, *, uow: UnitOfWork) ->
 
 def revoke_tokens(tokens: list[IssuedToken], *, uow: UnitOfWork) -> None:
     with uow:
-        for token in tokens:
-            if not uow.revoked_tokens.contains(token.jti):
-                uow.revoked_tokens.add(token.jti, expires_at=token.expires_at)
+        # Look everything up before the first write, so a lost race surfaces only at commit.
+        fresh = {t.jti: t for t in tokens if not uow.revoked_tokens.contains(t.jti)}
+        for token in fresh.values():
+            uow.revoked_tokens.add(token.jti, expires_at=token.expires_at)
         # A concurrent logout may revoke the same token first: the outcome is the one asked for.
         with contextlib.suppress(UniqueViolation):
             uow.commit()

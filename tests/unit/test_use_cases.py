@@ -354,3 +354,13 @@ class TestListOrders:
         with pytest.raises(CustomerNotFound):
             orders.list_customer_orders(PageRequest(1, 10), customer_code="NOPE0000",
                                         uow=FakeUnitOfWork())
+
+
+def test_revoking_the_same_token_twice_in_one_request_revokes_it():
+    uow = FakeUnitOfWork()
+    token = auth.IssuedToken(jti="r9", expires_at=FakeClock()())
+
+    auth.revoke_tokens([token, token], uow=uow)
+
+    assert auth.is_token_revoked("r9", uow=uow)
+    assert list(uow.revoked_tokens.rows) == ["r9"]
