@@ -52,6 +52,40 @@ class Settings:
     log_format: str = field(default="text", metadata=_env("LOG_FORMAT"))
     log_level: str = field(default="INFO", metadata=_env("LOG_LEVEL"))
     trust_proxy: bool = field(default=False, metadata=_env("TRUST_PROXY"))
+    # SMS: "console" prints messages; "africastalking" sends them.
+    sms_backend: str = field(default="console", metadata=_env("SMS_BACKEND"))
+    at_username: str = field(default="sandbox", metadata=_env("AT_USERNAME"))
+    at_api_key: str = field(default="", metadata=_env("AT_API_KEY"))
+    at_sender_id: str = field(default="", metadata=_env("AT_SENDER_ID"))
+    at_base_url: str = field(default="", metadata=_env("AT_BASE_URL"))
+    at_callback_token: str = field(default="", metadata=_env("AT_CALLBACK_TOKEN"))
+    sms_worker_concurrency: int = field(default=8, metadata=_env("SMS_WORKER_CONCURRENCY"))
+    sms_worker_batch_size: int = field(default=20, metadata=_env("SMS_WORKER_BATCH_SIZE"))
+    sms_worker_poll_seconds: int = field(default=1, metadata=_env("SMS_WORKER_POLL_SECONDS"))
+    sms_worker_lease_seconds: int = field(default=300, metadata=_env("SMS_WORKER_LEASE_SECONDS"))
+    sms_max_attempts: int = field(default=8, metadata=_env("SMS_MAX_ATTEMPTS"))
+    sms_retry_base_seconds: int = field(default=30, metadata=_env("SMS_RETRY_BASE_SECONDS"))
+    # Browser sign-in. Each provider is offered only when its client id and secret are set.
+    public_base_url: str = field(default="", metadata=_env("PUBLIC_BASE_URL"))
+    oauth_timeout_seconds: int = field(default=10, metadata=_env("OAUTH_TIMEOUT_SECONDS"))
+    google_client_id: str = field(default="", metadata=_env("GOOGLE_CLIENT_ID"))
+    google_client_secret: str = field(default="", metadata=_env("GOOGLE_CLIENT_SECRET"))
+    github_client_id: str = field(default="", metadata=_env("GITHUB_CLIENT_ID"))
+    github_client_secret: str = field(default="", metadata=_env("GITHUB_CLIENT_SECRET"))
+    github_base_url: str = field(default="https://github.com", metadata=_env("GITHUB_BASE_URL"))
+    github_api_base_url: str = field(default="https://api.github.com",
+                                     metadata=_env("GITHUB_API_BASE_URL"))
+    facebook_client_id: str = field(default="", metadata=_env("FACEBOOK_CLIENT_ID"))
+    facebook_client_secret: str = field(default="", metadata=_env("FACEBOOK_CLIENT_SECRET"))
+    facebook_base_url: str = field(default="https://www.facebook.com/v23.0",
+                                   metadata=_env("FACEBOOK_BASE_URL"))
+    facebook_graph_url: str = field(default="https://graph.facebook.com/v23.0",
+                                    metadata=_env("FACEBOOK_GRAPH_URL"))
+    oidc_issuer: str = field(default="", metadata=_env("OIDC_ISSUER"))
+    oidc_client_id: str = field(default="", metadata=_env("OIDC_CLIENT_ID"))
+    oidc_client_secret: str = field(default="", metadata=_env("OIDC_CLIENT_SECRET"))
+    oidc_provider_name: str = field(default="OpenID Connect",
+                                    metadata=_env("OIDC_PROVIDER_NAME"))
 
     @property
     def is_production(self) -> bool:
@@ -78,6 +112,11 @@ class Settings:
         """Refuse settings that would be unsafe or cannot work, naming the variable."""
         if self.log_format not in {"text", "json"}:
             raise ConfigurationError("LOG_FORMAT must be 'text' or 'json'.")
+        if self.sms_backend not in {"console", "africastalking"}:
+            raise ConfigurationError("SMS_BACKEND must be 'console' or 'africastalking'.")
+        if self.sms_backend == "africastalking" and not (self.at_username and self.at_api_key):
+            raise ConfigurationError(
+                "SMS_BACKEND=africastalking needs AT_USERNAME and AT_API_KEY.")
         if not self.is_production:
             return
         for setting in fields(self):

@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 
 from app.domain.errors import InvalidItem, OrderAlreadyConfirmed
 from app.domain.events import Event, OrderConfirmed, OrderPlaced
+from app.domain.notifications import NotificationState
 from app.domain.users import Customer
 from app.domain.values import CustomerCode, Money
 
@@ -30,6 +31,8 @@ class Order:
     id: UUID = field(default_factory=uuid4)
     status: OrderStatus = OrderStatus.PENDING
     confirmed_at: datetime | None = None
+    # Read-only: how the SMS announcing the order fared, as loaded with the order.
+    notification: NotificationState | None = field(default=None, repr=False)
     events: list[Event] = field(default_factory=list, repr=False)
 
     @classmethod

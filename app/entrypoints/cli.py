@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
 import click
 from flask import Flask
 
 from app.adapters.sqlalchemy.migrate import upgrade_database
 from app.entrypoints.dependencies import services
+from app.services import outbox
+from app.services.sms import RetryPolicy
+
+if TYPE_CHECKING:
+    from app.bootstrap import Services
 
 
 def register_commands(app: Flask) -> None:
@@ -16,3 +26,45 @@ def register_commands(app: Flask) -> None:
         url = services(app).settings.database_url
         upgrade_database(url)
         click.echo("database is up to date")
+
+    @app.cli.command("sms-worker")
+    @click.option("--once", is_flag=True, help="Send everything that is due, then exit.")
+    def sms_worker(once: bool) -> None:
+        """Send queued SMS until stopped (SIGTERM or Ctrl-C finish the batch in hand)."""
+        worker = _worker(services(app))
+        try:
+            if once:
+                click.echo(f"sent or settled {worker.drain()} messages")
+                return
+            stop = threading.Event()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda *_: stop.set())
+            click.echo("sms worker started", err=True)
+            worker.run(stop)
+            click.echo("sms worker stopped", err=True)
+        finally:
+            worker.close()
+
+    @app.cli.command("sms-requeue-failed")
+    def sms_requeue_failed() -> None:
+        """Give every failed SMS a fresh set of attempts (after fixing the cause)."""
+        deps = services(app)
+        count = outbox.requeue_failed(uow=deps.uow(), clock=deps.clock)
+        click.echo(f"requeued {count} failed messages")
+
+
+def _worker(deps: Services) -> outbox.OutboxWorker:
+    settings = deps.settings
+    policy = RetryPolicy(base_delay=timedelta(seconds=settings.sms_retry_base_seconds),
+                         max_delay=max(timedelta(hours=1),
+                                       timedelta(seconds=settings.sms_retry_base_seconds)),
+                         max_attempts=settings.sms_max_attempts)
+    return outbox.OutboxWorker(
+        uow=deps.uow, gateway=deps.sms_gateway(), clock=deps.clock, policy=policy,
+        settings=outbox.WorkerSettings(
+            batch_size=settings.sms_worker_batch_size,
+            concurrency=settings.sms_worker_concurrency,
+            poll_interval=settings.sms_worker_poll_seconds,
+            lease=timedelta(seconds=settings.sms_worker_lease_seconds),
+        ),
+    )

@@ -2,7 +2,7 @@
 
 from app.domain.errors import PhoneNumberRequired
 from app.domain.events import Event, OrderConfirmed, OrderPlaced
-from app.domain.notifications import SmsMessage
+from app.domain.notifications import SmsKind, SmsMessage
 from app.domain.orders import Order
 from app.domain.users import User
 from app.services import messages
@@ -18,14 +18,17 @@ def queue_sms_for_events(order: Order, customer: User, *, uow: UnitOfWork, clock
     for event in events:
         match event:
             case OrderPlaced():
+                kind = SmsKind.ORDER_PLACED
                 text = messages.order_placed(order, customer_name=customer.name)
             case OrderConfirmed():
+                kind = SmsKind.ORDER_CONFIRMED
                 text = messages.order_confirmed(order, customer_name=customer.name)
         if customer.phone_number is None:
             raise PhoneNumberRequired()
-        message = SmsMessage(
-            recipient=customer.phone_number, text=text, created_at=clock(), order_id=order.id
-        )
+        message = SmsMessage(recipient=customer.phone_number, text=text, created_at=clock(),
+                             order_id=order.id, kind=kind)
         uow.outbox.add(message)
+        if kind is SmsKind.ORDER_PLACED:
+            order.notification = message.state
         queued.append(message)
     return queued

@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Self
 from uuid import UUID
 
-from app.domain.notifications import SmsMessage
+from app.domain.notifications import SmsMessage, SmsStatus
 from app.domain.orders import Order, OrderStatus
 from app.domain.users import Customer, User
 from app.domain.values import CustomerCode, Email, PhoneNumber
@@ -32,6 +32,9 @@ class UserRepository(abc.ABC):
 
     @abc.abstractmethod
     def get_by_email(self, email: Email) -> User | None: ...
+
+    @abc.abstractmethod
+    def get_by_identity(self, provider: str, subject: str) -> User | None: ...
 
     @abc.abstractmethod
     def get_by_phone_number(self, phone_number: PhoneNumber) -> User | None: ...
@@ -100,6 +103,27 @@ class SmsOutbox(abc.ABC):
     @abc.abstractmethod
     def for_order(self, order_id: UUID) -> list[SmsMessage]: ...
 
+    @abc.abstractmethod
+    def lock_due(self, now: datetime, *, limit: int) -> list[SmsMessage]:
+        """Queued messages due by ``now``, oldest first, locked for this transaction.
+
+        Messages another transaction holds are skipped, not waited for, so that workers
+        side by side claim different messages.
+        """
+
+    @abc.abstractmethod
+    def save(self, message: SmsMessage) -> None:
+        """Write back the changed state of a message loaded from this outbox."""
+
+    @abc.abstractmethod
+    def get_by_provider_id(self, provider_message_id: str) -> SmsMessage | None: ...
+
+    @abc.abstractmethod
+    def failed(self, *, limit: int) -> list[SmsMessage]: ...
+
+    @abc.abstractmethod
+    def count_by_status(self) -> dict[SmsStatus, int]: ...
+
 
 @dataclass(frozen=True)
 class IdempotencyRecord:
@@ -153,6 +177,9 @@ class UnitOfWork(abc.ABC):
 
     @abc.abstractmethod
     def rollback(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 
 class PasswordHasher(abc.ABC):

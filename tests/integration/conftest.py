@@ -36,8 +36,21 @@ from app.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from app.domain.users import Identity, Role, User
 from app.domain.values import Email
 from tests.integration.live_server import Admin, ApiClient, live_app, settings_for_tests
+from tests.integration.signing_in import local_provider
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``postgres_only`` run on PostgreSQL alone: their SQLite twins are dropped."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_sqlite = callspec is not None and callspec.params.get("database_url") == "sqlite"
+        (dropped if on_sqlite and item.get_closest_marker("postgres_only") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -185,3 +198,10 @@ def customer(api: ApiClient, admin: Admin, user: str) -> dict[str, Any]:
 @pytest.fixture
 def another_customer(api: ApiClient, admin: Admin, another_user: str) -> dict[str, Any]:
     return _make_customer(api, admin, another_user, "+254700000001")
+
+
+@pytest.fixture(scope="session")
+def local_issuer() -> Iterator[str]:
+    """The local OpenID Connect provider that browser sign-in tests sign in with."""
+    with local_provider() as issuer:
+        yield issuer

@@ -8,11 +8,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import sys
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -70,15 +72,29 @@ def _answer_body(message: str, recipient: dict[str, object]) -> str:
     return json.dumps({"SMSMessageData": {"Message": message, "Recipients": [recipient]}})
 
 
+def accept_all(*, delay: float = 0.0) -> Callable[[RecordedRequest], Answer]:
+    """An ``otherwise`` that takes every message, each with its own message id."""
+    ids = itertools.count(1)
+
+    def answer(request: RecordedRequest) -> Answer:
+        return Answer(201, accepted(f"ATXid_{next(ids)}", number=request.form.get("to", "")),
+                      delay=delay)
+
+    return answer
+
+
 UNSCRIPTED = Answer(599, "fake Africa's Talking: no answer scripted", "text/plain")
 
 
 class FakeAfricasTalking:
     """Records every request and answers each with the next scripted ``Answer``."""
 
-    def __init__(self, *answers: Answer) -> None:
+    def __init__(self, *answers: Answer,
+                 otherwise: Callable[[RecordedRequest], Answer] | None = None) -> None:
         self.requests: list[RecordedRequest] = []
         self._answers = deque(answers)
+        self._otherwise = otherwise
+        self._lock = threading.Lock()
         self._closing = threading.Event()
         self._server = _Server(self)
         # A short poll interval lets shutdown() return at once rather than in half a second.
@@ -111,8 +127,14 @@ class FakeAfricasTalking:
         self._thread.join()
 
     def _answer(self, request: RecordedRequest) -> Answer:
-        self.requests.append(request)
-        return self._answers.popleft() if self._answers else UNSCRIPTED
+        with self._lock:
+            self.requests.append(request)
+            if self._answers:
+                return self._answers.popleft()
+        return self._otherwise(request) if self._otherwise else UNSCRIPTED
+
+    def texts_to(self, number: str) -> list[str]:
+        return [r.form["message"] for r in self.requests if r.form.get("to") == number]
 
     def _wait(self, seconds: float) -> None:
         # Woken by __exit__, so a delayed answer never holds a test up.

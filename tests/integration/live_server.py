@@ -15,6 +15,8 @@ from werkzeug.serving import make_server
 from app import create_app
 from app.config import Settings
 
+CALLBACK_TOKEN = "test-callback-token"
+
 
 def settings_for_tests(database_url: str, **changes: Any) -> Settings:
     """Settings for tests: cheap password hashing and no login limit unless a test sets one."""
@@ -24,6 +26,7 @@ def settings_for_tests(database_url: str, **changes: Any) -> Settings:
         argon2_memory_kib=1024,
         login_rate_limit="10000/minute",
         log_level="WARNING",
+        at_callback_token=CALLBACK_TOKEN,
     )
     return base.with_changes(**changes)
 

@@ -5,7 +5,7 @@ import time
 import pytest
 
 ORDER_KEYS = {"id", "customer_id", "customer_code", "item", "amount", "currency", "status",
-              "created_at", "confirmed_at"}
+              "created_at", "confirmed_at", "notification"}
 
 
 def assert_error(response, status, code):
@@ -220,6 +220,8 @@ class TestOrders:
         assert order["status"] == "pending" and order["confirmed_at"] is None
         assert order["created_at"].endswith("Z")
         assert body["notification"]["status"] == "queued"
+        assert order["notification"] == {"status": "queued", "attempts": 0, "last_error": None,
+                                         "sent_at": None}
 
     def test_an_order_is_read_back(self, api, admin, customer):
         order = self.create(api, admin, customer).json()["order"]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
+from collections import Counter, deque
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from app.domain.notifications import SmsMessage
+from app.domain.notifications import SmsMessage, SmsStatus
 from app.domain.orders import Order, OrderStatus
-from app.domain.users import Customer, User
+from app.domain.users import Customer, Identity, User
 from app.domain.values import CustomerCode, Email, PhoneNumber
 from app.services import ports
+from app.services.sms import SendOutcome, Sent, SmsGateway
 from app.services.views import CustomerView, Page, PageRequest, UserView
 
 
@@ -35,6 +39,10 @@ class FakeUserRepository(ports.UserRepository):
 
     def get_by_email(self, email: Email) -> User | None:
         return next((u for u in self.rows.values() if u.email == email), None)
+
+    def get_by_identity(self, provider: str, subject: str) -> User | None:
+        wanted = Identity(provider, subject)
+        return next((u for u in self.rows.values() if wanted in u.identities), None)
 
     def get_by_phone_number(self, phone_number: PhoneNumber) -> User | None:
         return next((u for u in self.rows.values() if u.phone_number == phone_number), None)
@@ -129,6 +137,24 @@ class FakeSmsOutbox(ports.SmsOutbox):
     def for_order(self, order_id: UUID) -> list[SmsMessage]:
         return [m for m in self.rows.values() if m.order_id == order_id]
 
+    def lock_due(self, now: datetime, *, limit: int) -> list[SmsMessage]:
+        due = [m for m in self.rows.values()
+               if m.status is SmsStatus.QUEUED and m.next_attempt_at <= now]
+        return sorted(due, key=lambda m: (m.next_attempt_at, str(m.id)))[:limit]
+
+    def save(self, message: SmsMessage) -> None:
+        self.rows[message.id] = message
+
+    def get_by_provider_id(self, provider_message_id: str) -> SmsMessage | None:
+        return next((m for m in self.rows.values()
+                     if m.provider_message_id == provider_message_id), None)
+
+    def failed(self, *, limit: int) -> list[SmsMessage]:
+        return [m for m in self.rows.values() if m.status is SmsStatus.FAILED][:limit]
+
+    def count_by_status(self) -> dict[SmsStatus, int]:
+        return dict(Counter(m.status for m in self.rows.values()))
+
     def to(self, e164: str) -> list[str]:
         """The texts queued for one number, oldest first: what a test usually wants to read."""
         return [m.text for m in self.rows.values() if m.recipient.e164 == e164]
@@ -196,3 +222,21 @@ class FakeClock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+
+
+class RecordingSmsGateway(SmsGateway):
+    """Records every (to, text) it is asked to send; answers from a script, then Sent."""
+
+    def __init__(self, outcomes: Iterable[SendOutcome] = ()) -> None:
+        self.messages: list[tuple[str, str]] = []
+        self._script = deque(outcomes)
+        self._ids = itertools.count(1)
+
+    def send(self, to: str, text: str) -> SendOutcome:
+        self.messages.append((to, text))
+        if self._script:
+            return self._script.popleft()
+        return Sent(provider_message_id=f"fake-{next(self._ids)}", cost=None)
+
+    def messages_to(self, to: str) -> list[str]:
+        return [text for recipient, text in self.messages if recipient == to]

@@ -146,6 +146,7 @@ class SmsRow(Base):
 
     id: Mapped[UUID] = mapped_column(primary_key=True)
     order_id: Mapped[UUID | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
     recipient: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))

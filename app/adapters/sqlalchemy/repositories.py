@@ -23,7 +23,7 @@ from app.adapters.sqlalchemy.orm import (
     SmsRow,
     UserRow,
 )
-from app.domain.notifications import SmsMessage, SmsStatus
+from app.domain.notifications import SmsKind, SmsMessage, SmsStatus
 from app.domain.orders import Order, OrderStatus
 from app.domain.users import Customer, Identity, Role, User
 from app.domain.values import CustomerCode, Email, Money, PhoneNumber
@@ -53,6 +53,10 @@ class SqlAlchemyUserRepository(ports.UserRepository):
 
     def get_by_email(self, email: Email) -> User | None:
         return self._one(UserRow.email == email.value)
+
+    def get_by_identity(self, provider: str, subject: str) -> User | None:
+        return self._one(UserRow.identities.any(
+            (IdentityRow.provider == provider) & (IdentityRow.subject == subject)))
 
     def get_by_phone_number(self, phone_number: PhoneNumber) -> User | None:
         return self._one(UserRow.phone_number == phone_number.e164)
@@ -227,8 +231,9 @@ class SqlAlchemyOrderRepository(ports.OrderRepository):
         self._session.add(_order_to_row(order, OrderRow()))
 
     def get(self, order_id: UUID) -> Order | None:
-        row = self._session.get(OrderRow, order_id)
-        return _order_from_row(row) if row else None
+        found = self._session.execute(_with_notification(select(OrderRow, SmsRow))
+                                      .where(OrderRow.id == order_id)).first()
+        return _order_from_row(*found) if found else None
 
     def save(self, order: Order) -> None:
         row = self._session.get(OrderRow, order.id)
@@ -249,21 +254,27 @@ class SqlAlchemyOrderRepository(ports.OrderRepository):
         if status is not None:
             conditions.append(OrderRow.status == status.value)
         page = (
-            select(OrderRow)
+            _with_notification(select(OrderRow, SmsRow))
             .where(*conditions)
             .order_by(OrderRow.created_at.desc(), OrderRow.id.desc())
             .limit(request.per_page)
             .offset(request.offset)
         )
-        rows = self._session.scalars(page).all()
+        rows = self._session.execute(page).all()
         return Page(
-            items=[_order_from_row(row) for row in rows],
+            items=[_order_from_row(order, sms) for order, sms in rows],
             request=request,
             total=_count(self._session, OrderRow, *conditions),
         )
 
 
-def _order_from_row(row: OrderRow) -> Order:
+def _with_notification(query: Select[Any]) -> Select[Any]:
+    """Join each order to the SMS that announced it, in the same statement."""
+    return query.outerjoin(SmsRow, (SmsRow.order_id == OrderRow.id)
+                           & (SmsRow.kind == SmsKind.ORDER_PLACED.value))
+
+
+def _order_from_row(row: OrderRow, announcement: SmsRow | None = None) -> Order:
     return Order(
         id=row.id,
         customer_id=row.customer_id,
@@ -273,6 +284,7 @@ def _order_from_row(row: OrderRow) -> Order:
         status=OrderStatus(row.status),
         created_at=row.created_at,
         confirmed_at=row.confirmed_at,
+        notification=_sms_from_row(announcement).state if announcement else None,
     )
 
 
@@ -308,11 +320,49 @@ class SqlAlchemySmsOutbox(ports.SmsOutbox):
         ).all()
         return [_sms_from_row(row) for row in rows]
 
+    def lock_due(self, now: datetime, *, limit: int) -> list[SmsMessage]:
+        # FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite has no row locks and SQLAlchemy leaves
+        # the clause out there, which is why SQLite runs one worker at a time.
+        due = (
+            select(SmsRow)
+            .where(SmsRow.status == SmsStatus.QUEUED.value, SmsRow.next_attempt_at <= now)
+            .order_by(SmsRow.next_attempt_at, SmsRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [_sms_from_row(row) for row in self._session.scalars(due)]
+
+    def save(self, message: SmsMessage) -> None:
+        row = self._session.get(SmsRow, message.id)
+        if row is None:
+            raise LookupError(f"message {message.id} was never added, so it cannot be saved")
+        _sms_to_row(message, row)
+
+    def get_by_provider_id(self, provider_message_id: str) -> SmsMessage | None:
+        row = self._session.scalars(
+            select(SmsRow).where(SmsRow.provider_message_id == provider_message_id).limit(1)
+        ).first()
+        return _sms_from_row(row) if row else None
+
+    def failed(self, *, limit: int) -> list[SmsMessage]:
+        rows = self._session.scalars(
+            select(SmsRow).where(SmsRow.status == SmsStatus.FAILED.value)
+            .order_by(SmsRow.created_at, SmsRow.id).limit(limit)
+        )
+        return [_sms_from_row(row) for row in rows]
+
+    def count_by_status(self) -> dict[SmsStatus, int]:
+        counts = self._session.execute(
+            select(SmsRow.status, func.count()).group_by(SmsRow.status)
+        ).all()
+        return {SmsStatus(status): count for status, count in counts}
+
 
 def _sms_from_row(row: SmsRow) -> SmsMessage:
     return SmsMessage(
         id=row.id,
         order_id=row.order_id,
+        kind=SmsKind(row.kind),
         recipient=PhoneNumber(row.recipient),
         text=row.text,
         status=SmsStatus(row.status),
@@ -328,6 +378,7 @@ def _sms_from_row(row: SmsRow) -> SmsMessage:
 def _sms_to_row(message: SmsMessage, row: SmsRow) -> SmsRow:
     row.id = message.id
     row.order_id = message.order_id
+    row.kind = message.kind.value
     row.recipient = message.recipient.e164
     row.text = message.text
     row.status = message.status.value

@@ -155,6 +155,13 @@ class CustomerEnvelope(Schema):
     customer = fields.Nested(CustomerOut)
 
 
+class NotificationOut(Schema):
+    status = fields.String(metadata={"description": "queued, sent, delivered or failed"})
+    attempts = fields.Integer()
+    last_error = fields.String(allow_none=True)
+    sent_at = UtcDateTime(allow_none=True)
+
+
 class OrderOut(Schema):
     id = fields.UUID()
     customer_id = fields.UUID()
@@ -166,6 +173,8 @@ class OrderOut(Schema):
     status = fields.String()
     created_at = UtcDateTime()
     confirmed_at = UtcDateTime(allow_none=True)
+    notification = fields.Nested(NotificationOut, allow_none=True,
+                                 metadata={"description": "The SMS announcing the order"})
 
 
 class OrderEnvelope(Schema):

@@ -89,6 +89,7 @@ def upgrade() -> None:
         "sms_outbox",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("order_id", sa.Uuid(), nullable=True),
+        sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("recipient", sa.String(16), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),

@@ -1,0 +1,52 @@
+"""Callbacks from Africa's Talking. They are not signed, so a secret in the URL guards them."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from flask import Blueprint, Response, abort, jsonify, request
+
+from app.entrypoints.api.parsing import UnreadableBody, read_body
+from app.entrypoints.dependencies import services
+from app.services import outbox
+
+log = logging.getLogger(__name__)
+blp = Blueprint("callbacks", __name__, url_prefix="/callbacks/africastalking")
+
+
+def _check_token(token: str) -> None:
+    expected = services().settings.at_callback_token
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        abort(404)
+
+
+def _fields() -> dict[str, str]:
+    """Africa's Talking posts a form; a JSON body is read as well."""
+    if request.form:
+        return request.form.to_dict()
+    try:
+        body = read_body(request)
+    except UnreadableBody:
+        body = None
+    return {k: str(v) for k, v in body.items()} if isinstance(body, dict) else {}
+
+
+@blp.post("/delivery-reports/<token>")
+def delivery_report(token: str) -> Response:
+    """Mark a sent message delivered or failed; unknown ids are acknowledged and ignored."""
+    _check_token(token)
+    report = _fields()
+    message_id, status = report.get("id", ""), report.get("status", "")
+    if not message_id or not status:
+        return _ack("ignored: a report needs id and status")
+    known = outbox.record_delivery_report(message_id, status, report.get("failureReason"),
+                                          uow=services().uow())
+    if not known:
+        log.info("delivery report for unknown message %s ignored", message_id)
+    return _ack("recorded" if known else "ignored: unknown message")
+
+
+def _ack(outcome: str) -> Response:
+    # Always 200: anything else makes the gateway retry a report we cannot use anyway.
+    return jsonify(status="ok", outcome=outcome)
