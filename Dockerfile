@@ -4,17 +4,17 @@
 # The same image runs the SMS worker (`flask --app app sms-worker`) and the one-shot
 # migration job (`flask --app app migrate`); deploy/compose.yaml wires them.
 #
-# Base image: pinned to an exact Python patch release on Debian 12 (bookworm). To pin the
-# digest as well, resolve it where a registry is reachable and append it, e.g.
+# Base image: both stages use the same exact Python patch release on Debian 12 (bookworm).
+# To pin the digest too, resolve it where a registry is reachable and append it to both
+# FROM lines, e.g.
 #   docker buildx imagetools inspect python:3.11.14-slim-bookworm --format '{{json .Manifest.Digest}}'
-#   ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm@sha256:<digest>
-# and let Dependabot/Renovate ("docker" ecosystem) keep it current.
-ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+#   FROM python:3.11.14-slim-bookworm@sha256:<digest> AS build
+# and let Dependabot/Renovate ("docker" ecosystem) keep tag and digest current.
 
 # --------------------------------------------------------------------------------------
 # Stage 1: build the project wheel and the wheels of every runtime dependency.
 # --------------------------------------------------------------------------------------
-FROM ${PYTHON_IMAGE} AS build
+FROM python:3.11.14-slim-bookworm AS build
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
@@ -32,7 +32,7 @@ RUN --mount=type=cache,target=/root/.cache/pip \
 # --------------------------------------------------------------------------------------
 # Stage 2: the runtime. No compiler, no source tree, no tests, no wheels left behind.
 # --------------------------------------------------------------------------------------
-FROM ${PYTHON_IMAGE} AS runtime
+FROM python:3.11.14-slim-bookworm AS runtime
 
 ARG APP_UID=10001
 ARG APP_GID=10001
@@ -52,17 +52,17 @@ RUN groupadd --system --gid "${APP_GID}" app \
     && mkdir -p /app \
     && chown app:app /app
 
-# Install from the wheels only (no index): the wheels are bind-mounted from the build
-# stage, so they never become a layer of this image.
+# Install exactly the wheels the build stage produced (the project and every runtime
+# dependency, extras included) with no index: versions were resolved once, in the build
+# stage. The wheels are bind-mounted, so they never become a layer of this image.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links=/wheels \
-        'customer-order-service[postgres,redis]' \
+    pip install --no-cache-dir --no-index /wheels/*.whl \
     && python -c "import app, gunicorn, psycopg, redis"
 
 WORKDIR /app
 COPY --chown=root:root --chmod=0444 deploy/gunicorn.conf.py /app/gunicorn.conf.py
 
-USER app:app
+USER ${APP_UID}:${APP_GID}
 
 EXPOSE 8000
 

@@ -6,11 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from app.adapters.oidc import AuthlibIdentityProvider
 from app.adapters.passwords import Argon2PasswordHasher
+from app.adapters.sms.africastalking import AfricasTalkingSmsGateway
+from app.adapters.sms.console import ConsoleSmsGateway
 from app.adapters.sqlalchemy.database import create_engine_for, database_answers, session_factory
 from app.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from app.config import Settings
 from app.services.ports import Clock, PasswordHasher, UnitOfWork
+from app.services.signin import IdentityProvider
+from app.services.sms import SmsGateway
 
 
 def utc_now() -> datetime:
@@ -28,6 +33,8 @@ class Services:
     decoy_password_hash: str
     database_answers: Callable[[], bool]
     dispose: Callable[[], None]
+    identity_provider: IdentityProvider
+    sms_gateway: Callable[[], SmsGateway]
 
 
 def bootstrap(settings: Settings) -> Services:
@@ -45,4 +52,17 @@ def bootstrap(settings: Settings) -> Services:
         decoy_password_hash=hasher.hash("no-such-user-decoy-password"),
         database_answers=lambda: database_answers(engine),
         dispose=engine.dispose,
+        identity_provider=AuthlibIdentityProvider(settings),
+        sms_gateway=lambda: sms_gateway_for(settings),
     )
+
+
+def sms_gateway_for(settings: Settings) -> SmsGateway:
+    """The gateway the outbox worker sends through, as configured."""
+    if settings.sms_backend == "africastalking":
+        return AfricasTalkingSmsGateway(
+            settings.at_username, settings.at_api_key,
+            sender_id=settings.at_sender_id or None, base_url=settings.at_base_url or None,
+            pool_size=settings.sms_worker_concurrency,
+        )
+    return ConsoleSmsGateway()

@@ -11,7 +11,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.entrypoints import cli, service
+from app.entrypoints import callbacks, cli, service
 from app.entrypoints.api import auth, lookups, orders
 from app.entrypoints.api.errors import (
     ErrorSchema,
@@ -22,6 +22,7 @@ from app.entrypoints.api.parsing import UnreadableBody, read_body
 from app.entrypoints.api.tokens import configure_jwt
 from app.entrypoints.dependencies import EXTENSION_KEY
 from app.entrypoints.observability import configure_logging, install_request_logging
+from app.entrypoints.web import init_web
 
 if TYPE_CHECKING:
     from app.bootstrap import Services
@@ -65,6 +66,8 @@ def build_app(deps: Services) -> Flask:
     for blueprint in (auth.blp, lookups.blp, orders.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(service.blp)
+    app.register_blueprint(callbacks.blp)
+    init_web(app)
     register_error_handlers(app)
     cli.register_commands(app)
     _limit_logins(app, settings.login_rate_limit, settings.ratelimit_storage_uri)

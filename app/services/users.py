@@ -28,6 +28,14 @@ def add_phone_number(user_id: UUID, raw_phone_number: str, *, uow: UnitOfWork) -
         return view
 
 
+def get_user(user_id: UUID, *, uow: UnitOfWork) -> UserView:
+    with uow:
+        view = uow.users.view(user_id)
+    if view is None:
+        raise UserNotFound()
+    return view
+
+
 def list_users(
     request: PageRequest, *, email_contains: str | None = None, uow: UnitOfWork
 ) -> Page[UserView]:

@@ -10,6 +10,7 @@ locals {
 }
 
 data "aws_availability_zones" "available" {
+  # checkov:skip=CKV_AWS_394:Only the first two zones by name are used (the provider returns names sorted); a zone AWS adds later sorts after them, so the subnets never move.
   state = "available"
 }
 
@@ -253,6 +254,7 @@ resource "aws_eip_association" "app" {
 # volume, so replacing the instance keeps the data; DLM snapshots it every day.
 
 resource "aws_ebs_volume" "data" {
+  # checkov:skip=CKV_AWS_189:Encrypted with the AWS-managed aws/ebs key; a customer-managed KMS key adds cost and key-policy upkeep without a cross-account or key-rotation requirement here.
   availability_zone = aws_instance.app.availability_zone
   size              = var.data_volume_size_gb
   type              = "gp3"

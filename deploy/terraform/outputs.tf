@@ -60,8 +60,3 @@ output "database_username" {
   description = "RDS master user name, null without RDS."
   value       = var.use_rds ? aws_db_instance.main[0].username : null
 }
-
-output "database_secret_arn" {
-  description = "Secrets Manager ARN of the RDS master password (managed by RDS), null without RDS."
-  value       = var.use_rds ? aws_db_instance.main[0].master_user_secret[0].secret_arn : null
-}

@@ -2,9 +2,11 @@
 # and outgrow one host: Multi-AZ standby, automated backups with point-in-time recovery,
 # and several app hosts behind a load balancer can share it.
 #
-# The master password is generated and stored by RDS in AWS Secrets Manager
-# (manage_master_user_password), so it never appears in Terraform state or in the
-# repository; the deploy workflow reads it from there to build DATABASE_URL.
+# The master password comes from var.db_password (GitHub secret DATABASE_PASSWORD in CI),
+# an ephemeral variable passed to the write-only argument `password_wo`: Terraform never
+# stores it in state or plan files. Ansible puts the same secret into DATABASE_URL.
+# (RDS-managed Secrets Manager passwords were not used: they rotate on their own every
+# 7 days, and the app, which reads DATABASE_URL once, would lose its connection.)
 
 locals {
   db_major_version = split(".", var.db_engine_version)[0]
@@ -110,9 +112,10 @@ resource "aws_db_instance" "main" {
   engine_version = var.db_engine_version
   instance_class = var.db_instance_class
 
-  db_name                     = var.db_name
-  username                    = var.db_username
-  manage_master_user_password = true
+  db_name             = var.db_name
+  username            = var.db_username
+  password_wo         = var.db_password
+  password_wo_version = var.db_password_version
 
   allocated_storage     = var.db_allocated_storage_gb
   max_allocated_storage = var.db_max_allocated_storage_gb
@@ -142,4 +145,11 @@ resource "aws_db_instance" "main" {
   monitoring_role_arn             = aws_iam_role.rds_monitoring[0].arn
 
   depends_on = [aws_iam_role_policy_attachment.rds_monitoring]
+
+  lifecycle {
+    precondition {
+      condition     = var.db_password != null
+      error_message = "use_rds = true needs db_password (TF_VAR_db_password, GitHub secret DATABASE_PASSWORD)."
+    }
+  }
 }

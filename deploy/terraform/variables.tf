@@ -194,7 +194,26 @@ variable "db_name" {
 }
 
 variable "db_username" {
-  description = "Master user name of the RDS instance; its password is generated and kept in AWS Secrets Manager by RDS, never in Terraform state."
+  description = "Master user name of the RDS instance (the app connects as this user)."
   type        = string
   default     = "orders"
+}
+
+variable "db_password" {
+  description = "RDS master password (use_rds only). Ephemeral and sent through a write-only argument: never stored in state. 16+ characters, none of / @ \" ' or space (hex from `openssl rand -hex 32` is ideal)."
+  type        = string
+  default     = null
+  sensitive   = true
+  ephemeral   = true
+
+  validation {
+    condition     = var.db_password == null || can(regex("^[^/@\"' ]{16,128}$", var.db_password))
+    error_message = "db_password must be 16 to 128 characters without / @ \" ' or spaces."
+  }
+}
+
+variable "db_password_version" {
+  description = "Increase by one to make Terraform send a changed db_password to RDS (write-only arguments are only sent when this changes)."
+  type        = number
+  default     = 1
 }
