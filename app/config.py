@@ -60,7 +60,6 @@ class Settings:
     at_base_url: str = field(default="", metadata=_env("AT_BASE_URL"))
     at_callback_token: str = field(default="", metadata=_env("AT_CALLBACK_TOKEN"))
     sms_worker_concurrency: int = field(default=8, metadata=_env("SMS_WORKER_CONCURRENCY"))
-    sms_worker_batch_size: int = field(default=20, metadata=_env("SMS_WORKER_BATCH_SIZE"))
     sms_worker_poll_seconds: int = field(default=1, metadata=_env("SMS_WORKER_POLL_SECONDS"))
     sms_worker_lease_seconds: int = field(default=300, metadata=_env("SMS_WORKER_LEASE_SECONDS"))
     sms_max_attempts: int = field(default=8, metadata=_env("SMS_MAX_ATTEMPTS"))

@@ -19,6 +19,8 @@ from app.config import Settings
 from bench.servers import LOGIN_RATE_LIMIT, Secrets
 from bench.wrk import Request
 
+SHOW_ALL = bool(os.environ.get("BENCH_PROFILE_ALL"))
+
 
 @dataclass(frozen=True)
 class Count:
@@ -98,7 +100,7 @@ def profile(app: Flask, requests: list[Request], token: str, *, repeat: int) -> 
     with profiler:
         for i in range(repeat):
             send(app, requests[i % len(requests)], token)
-    return str(profiler.output_text(unicode=True, color=False, show_all=False))
+    return str(profiler.output_text(unicode=True, color=False, show_all=SHOW_ALL))
 
 
 def timed(function: Callable[[], object], *, repeat: int) -> float:

@@ -30,7 +30,7 @@ def register_commands(app: Flask) -> None:
     @app.cli.command("sms-worker")
     @click.option("--once", is_flag=True, help="Send everything that is due, then exit.")
     def sms_worker(once: bool) -> None:
-        """Send queued SMS until stopped (SIGTERM or Ctrl-C finish the batch in hand)."""
+        """Send queued SMS until stopped (SIGTERM or Ctrl-C finish the messages in hand)."""
         worker = _worker(services(app))
         try:
             if once:
@@ -62,7 +62,6 @@ def _worker(deps: Services) -> outbox.OutboxWorker:
     return outbox.OutboxWorker(
         uow=deps.uow, gateway=deps.sms_gateway(), clock=deps.clock, policy=policy,
         settings=outbox.WorkerSettings(
-            batch_size=settings.sms_worker_batch_size,
             concurrency=settings.sms_worker_concurrency,
             poll_interval=settings.sms_worker_poll_seconds,
             lease=timedelta(seconds=settings.sms_worker_lease_seconds),

@@ -13,7 +13,9 @@ def _fit(template: str, item: str) -> str:
     """Fill ``{item}`` in, shortening the item so the text stays within one SMS segment."""
     room = SEGMENT_LENGTH - len(template.replace("{item}", ""))
     if len(item) > room:
-        item = item[: max(room - 1, 1)].rstrip() + "…"
+        # Three dots, not an ellipsis character: that one is outside the GSM 7-bit alphabet
+        # and would turn the whole SMS into 70-character UCS-2 segments.
+        item = item[: max(room - 3, 1)].rstrip() + "..."
     return template.replace("{item}", item)
 
 

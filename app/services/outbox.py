@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
@@ -90,17 +90,17 @@ def outbox_counts(*, uow: UnitOfWork) -> dict[SmsStatus, int]:
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    batch_size: int = 20
     concurrency: int = 8
     lease: timedelta = timedelta(minutes=5)
     poll_interval: float = 1.0
 
 
 class OutboxWorker:
-    """Drains the outbox through a gateway, several sends at a time.
+    """Drains the outbox through a gateway, ``concurrency`` sends at a time.
 
-    Each claimed message is sent and its outcome recorded before the batch ends, so stopping
-    between batches never abandons a message in hand.
+    Slots are refilled as sends finish, so one slow message never holds up the rest, and
+    every message claimed is sent and recorded before the worker stops: stopping never
+    abandons a message in hand.
     """
 
     def __init__(self, *, uow: UnitOfWorkFactory, gateway: SmsGateway, clock: Clock,
@@ -110,42 +110,56 @@ class OutboxWorker:
         self._clock = clock
         self._policy = policy
         self._settings = settings
+        # Claiming costs a transaction: wait until half the slots are free, not just one.
+        self._refill_at = max(1, settings.concurrency // 2)
         self._pool = ThreadPoolExecutor(max_workers=settings.concurrency,
                                         thread_name_prefix="sms-send")
 
-    def send_batch(self) -> int:
-        """Claim one batch, send it, record every outcome; returns how many were handled."""
-        batch = claim_due_messages(uow=self._uow(), clock=self._clock,
-                                   limit=self._settings.batch_size, lease=self._settings.lease)
-        list(self._pool.map(self._send, batch))
-        return len(batch)
-
     def drain(self) -> int:
         """Send until nothing is due; returns how many messages were handled."""
-        handled = 0
-        while sent := self.send_batch():
-            handled += sent
-        return handled
+        return self.run(threading.Event(), until_idle=True)
 
-    def run(self, stop: threading.Event) -> None:
-        """Send batches until ``stop`` is set, waiting ``poll_interval`` when idle."""
-        while not stop.is_set():
-            try:
-                idle = self.send_batch() == 0
-            except Exception:
-                # The database or a bug; the messages stay queued. Back off, don't die.
-                log.exception("sending a batch failed; trying again shortly")
-                idle = True
-            if idle:
+    def run(self, stop: threading.Event, *, until_idle: bool = False) -> int:
+        """Send until ``stop`` is set (or, with ``until_idle``, until nothing is due)."""
+        handled = 0
+        in_flight: set[Future[None]] = set()
+        while True:
+            free = self._settings.concurrency - len(in_flight)
+            if not stop.is_set() and (free >= self._refill_at or not in_flight):
+                in_flight |= {self._pool.submit(self._send, message)
+                              for message in self._claim(free, raise_errors=until_idle)}
+            if not in_flight:
+                if stop.is_set() or until_idle:
+                    return handled
                 stop.wait(self._settings.poll_interval)
+                continue
+            done, in_flight = wait(in_flight, timeout=self._settings.poll_interval,
+                                   return_when=FIRST_COMPLETED)
+            handled += len(done)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
 
+    def _claim(self, limit: int, *, raise_errors: bool) -> list[SmsMessage]:
+        try:
+            return claim_due_messages(uow=self._uow(), clock=self._clock, limit=limit,
+                                      lease=self._settings.lease)
+        except Exception:
+            if raise_errors:
+                raise
+            # The database is away or a bug bit: messages stay queued; try again shortly.
+            log.exception("claiming due messages failed; trying again shortly")
+            return []
+
     def _send(self, message: SmsMessage) -> None:
-        outcome = self._gateway.send(message.recipient.e164, message.text)
-        recorded = record_outcome(message.id, outcome, uow=self._uow(), clock=self._clock,
-                                  policy=self._policy)
+        try:
+            outcome = self._gateway.send(message.recipient.e164, message.text)
+            recorded = record_outcome(message.id, outcome, uow=self._uow(), clock=self._clock,
+                                      policy=self._policy)
+        except Exception:
+            # Unrecorded, the message is sent again when its lease runs out.
+            log.exception("sms %s: sending or recording failed", message.id)
+            return
         log.info("sms %s to %s: %s (attempt %s)%s", message.id, message.recipient,
                  recorded.status, recorded.attempts,
                  f" {recorded.last_error}" if recorded.last_error else "")

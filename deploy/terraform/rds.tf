@@ -148,7 +148,7 @@ resource "aws_db_instance" "main" {
 
   lifecycle {
     precondition {
-      condition     = var.db_password != null
+      condition     = var.db_password != null && var.db_password != ""
       error_message = "use_rds = true needs db_password (TF_VAR_db_password, GitHub secret DATABASE_PASSWORD)."
     }
   }

@@ -200,14 +200,14 @@ variable "db_username" {
 }
 
 variable "db_password" {
-  description = "RDS master password (use_rds only). Ephemeral and sent through a write-only argument: never stored in state. 16+ characters, none of / @ \" ' or space (hex from `openssl rand -hex 32` is ideal)."
+  description = "RDS master password (use_rds only; empty or null otherwise). Ephemeral and sent through a write-only argument: never stored in state. 16+ characters, none of / @ \" ' or space (hex from `openssl rand -hex 32` is ideal)."
   type        = string
   default     = null
   sensitive   = true
   ephemeral   = true
 
   validation {
-    condition     = var.db_password == null || can(regex("^[^/@\"' ]{16,128}$", var.db_password))
+    condition     = var.db_password == null || var.db_password == "" || can(regex("^[^/@\"' ]{16,128}$", var.db_password))
     error_message = "db_password must be 16 to 128 characters without / @ \" ' or spaces."
   }
 }

@@ -155,6 +155,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so the client's connection pool is exercised
+    # Headers and body go out in two writes; with Nagle on, the body would wait for the
+    # client's delayed ACK (40 ms), which would be the fake's latency, not the gateway's.
+    disable_nagle_algorithm = True
 
     def do_POST(self) -> None:
         fake = cast(_Server, self.server).fake

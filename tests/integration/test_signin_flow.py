@@ -35,11 +35,6 @@ UowFactory = Callable[[], SqlAlchemyUnitOfWork]
 
 
 @pytest.fixture(scope="module")
-def issuer(local_issuer: str) -> str:
-    return local_issuer
-
-
-@pytest.fixture(scope="module")
 def github() -> Iterator[FakeGitHub]:
     with FakeGitHub() as fake:
         yield fake
@@ -52,9 +47,9 @@ def facebook() -> Iterator[FakeFacebook]:
 
 
 @pytest.fixture(scope="module")
-def site(database_url: str, issuer: str, github: FakeGitHub, facebook: FakeFacebook
+def site(database_url: str, local_issuer: str, github: FakeGitHub, facebook: FakeFacebook
          ) -> Iterator[str]:
-    with serve(create_app(web_settings(database_url, issuer, github, facebook))) as url:
+    with serve(create_app(web_settings(database_url, local_issuer, github, facebook))) as url:
         yield url
 
 
@@ -82,8 +77,8 @@ def existing_user(uow_factory: UowFactory, email: str, *, role: Role = Role.USER
 
 
 class TestLocalOpenIdProvider:
-    def test_a_new_person_is_signed_in_as_a_plain_user(self, browser, issuer, uow_factory):
-        set_person(issuer, "wanjiku", email="wanjiku@example.com", email_verified=True,
+    def test_a_new_person_is_signed_in_as_a_plain_user(self, browser, local_issuer, uow_factory):
+        set_person(local_issuer, "wanjiku", email="wanjiku@example.com", email_verified=True,
                    name="Wanjiku Kamau")
 
         authorization_url = browser.start_sign_in("dev")
@@ -105,11 +100,11 @@ class TestLocalOpenIdProvider:
         assert "Wanjiku Kamau" in browser.get("/account/").text
 
     def test_a_returning_person_is_the_same_user_with_a_refreshed_name(
-            self, browser, issuer, uow_factory):
-        set_person(issuer, "otieno", email="otieno@example.com", email_verified=True,
+            self, browser, local_issuer, uow_factory):
+        set_person(local_issuer, "otieno", email="otieno@example.com", email_verified=True,
                    name="Otieno")
         browser.sign_in_locally("otieno")
-        set_person(issuer, "otieno", email="otieno@example.com", email_verified=True,
+        set_person(local_issuer, "otieno", email="otieno@example.com", email_verified=True,
                    name="Otieno Ouma")
 
         answer = Browser(browser.site).sign_in_locally("otieno")
@@ -119,10 +114,10 @@ class TestLocalOpenIdProvider:
         assert user.name == "Otieno Ouma"
 
     def test_a_verified_email_links_the_sign_in_to_the_existing_user(
-            self, browser, issuer, uow_factory):
+            self, browser, local_issuer, uow_factory):
         known = existing_user(uow_factory, "amina@example.com",
                               identities=[Identity("github", "583231")])
-        set_person(issuer, "amina", email="Amina@Example.com", email_verified=True,
+        set_person(local_issuer, "amina", email="Amina@Example.com", email_verified=True,
                    name="Amina Njeri")
 
         answer = browser.sign_in_locally("amina")
@@ -133,9 +128,9 @@ class TestLocalOpenIdProvider:
         assert user.providers == ["dev", "github"]
 
     def test_an_unverified_email_of_an_existing_user_is_refused(
-            self, browser, issuer, uow_factory):
+            self, browser, local_issuer, uow_factory):
         existing_user(uow_factory, "amina@example.com", identities=[Identity("github", "1")])
-        set_person(issuer, "impostor", email="amina@example.com", email_verified=False)
+        set_person(local_issuer, "impostor", email="amina@example.com", email_verified=False)
 
         answer = browser.sign_in_locally("impostor")
 
@@ -146,8 +141,8 @@ class TestLocalOpenIdProvider:
         assert browser.get("/account/").status_code == 302
 
     def test_an_identity_without_an_email_gets_a_page_not_an_account(
-            self, browser, issuer, uow_factory):
-        set_person(issuer, "no-email", name="Nobody")
+            self, browser, local_issuer, uow_factory):
+        set_person(local_issuer, "no-email", name="Nobody")
 
         answer = browser.sign_in_locally("no-email")
 
@@ -155,8 +150,8 @@ class TestLocalOpenIdProvider:
         assert "email address" in answer.text
         assert everyone(uow_factory) == []
 
-    def test_the_session_starts_afresh_at_sign_in(self, browser, issuer):
-        set_person(issuer, "wanjiku", email="wanjiku@example.com", email_verified=True)
+    def test_the_session_starts_afresh_at_sign_in(self, browser, local_issuer):
+        set_person(local_issuer, "wanjiku", email="wanjiku@example.com", email_verified=True)
         browser.http.cookies.set("session", "planted-by-someone-else", domain="127.0.0.1")
         before = browser.get("/").text
 
@@ -172,16 +167,16 @@ class TestLocalOpenIdProvider:
         ("//evil.example/", "/account/"),
         ("/\\evil.example/", "/account/"),
     ])
-    def test_next_only_leads_within_the_site(self, browser, issuer, asked, landing):
-        set_person(issuer, "wanjiku", email="wanjiku@example.com", email_verified=True)
+    def test_next_only_leads_within_the_site(self, browser, local_issuer, asked, landing):
+        set_person(local_issuer, "wanjiku", email="wanjiku@example.com", email_verified=True)
 
         answer = browser.come_back(approve(browser.start_sign_in("dev", next=asked), "wanjiku"))
 
         assert answer.headers["Location"] == landing
 
-    def test_a_callback_in_another_browser_is_a_state_mismatch(self, browser, issuer,
+    def test_a_callback_in_another_browser_is_a_state_mismatch(self, browser, local_issuer,
                                                                uow_factory):
-        set_person(issuer, "wanjiku", email="wanjiku@example.com", email_verified=True)
+        set_person(local_issuer, "wanjiku", email="wanjiku@example.com", email_verified=True)
         callback = approve(browser.start_sign_in("dev"), "wanjiku")
 
         answer = Browser(browser.site).come_back(callback)
@@ -190,9 +185,9 @@ class TestLocalOpenIdProvider:
         assert "expired or was started in another browser" in answer.text
         assert everyone(uow_factory) == []
 
-    def test_a_provider_that_does_not_answer_gets_a_page(self, database_url, issuer, github,
+    def test_a_provider_that_does_not_answer_gets_a_page(self, database_url, local_issuer, github,
                                                           facebook, clean_tables):
-        settings = web_settings(database_url, issuer, github, facebook,
+        settings = web_settings(database_url, local_issuer, github, facebook,
                                 oidc_issuer=f"http://127.0.0.1:{_closed_port()}")
         with serve(create_app(settings)) as site:
             answer = Browser(site).get("/login/dev/")
@@ -301,10 +296,10 @@ class TestDeniedConsent:
 
 
 class TestBrowserAndApiStaySeparate:
-    def test_a_browser_session_cannot_call_the_admin_api(self, browser, issuer):
+    def test_a_browser_session_cannot_call_the_admin_api(self, browser, local_issuer):
         api = ApiClient(browser.site)
         admin = api.register_admin("grace@example.com")
-        set_person(issuer, "grace", email="grace@example.com", email_verified=True)
+        set_person(local_issuer, "grace", email="grace@example.com", email_verified=True)
         browser.sign_in_locally("grace")  # linked to the administrator's own user
 
         answer = browser.http.get(f"{browser.site}/api/lookup/all-users/", timeout=10)

@@ -184,7 +184,7 @@ def test_four_workers_side_by_side_send_each_message_exactly_once(uow_factory):
     gateway = CountingGateway()
     workers = [outbox.OutboxWorker(uow=uow_factory, gateway=gateway,
                                    clock=lambda: datetime.now(UTC), policy=QUICK_RETRIES,
-                                   settings=outbox.WorkerSettings(batch_size=50, concurrency=4))
+                                   settings=outbox.WorkerSettings(concurrency=4))
                for _ in range(4)]
 
     threads = [threading.Thread(target=worker.drain) for worker in workers]
@@ -198,13 +198,13 @@ def test_four_workers_side_by_side_send_each_message_exactly_once(uow_factory):
     assert statuses(uow_factory) == {SmsStatus.SENT: 2000}
 
 
-def test_a_worker_killed_mid_batch_loses_nothing(database_url, uow_factory):
+def test_a_worker_killed_mid_send_loses_nothing(database_url, uow_factory):
     queue_messages(uow_factory, 60)
     with FakeAfricasTalking(otherwise=accept_all(delay=0.03)) as fake:
         env = os.environ | {
             "DATABASE_URL": database_url, "SMS_BACKEND": "africastalking",
             "AT_USERNAME": "sandbox", "AT_API_KEY": "test-key", "AT_BASE_URL": fake.base_url,
-            "SMS_WORKER_BATCH_SIZE": "10", "SMS_WORKER_CONCURRENCY": "2",
+            "SMS_WORKER_CONCURRENCY": "4",
             "SMS_WORKER_LEASE_SECONDS": "1", "ARGON2_TIME_COST": "1",
             "ARGON2_MEMORY_KIB": "1024", "LOG_LEVEL": "WARNING",
         }

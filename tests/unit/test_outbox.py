@@ -16,10 +16,9 @@ def queue(uow, clock, text="Your order ABC123 is recorded.", to=WANJIKU):
     return message
 
 
-def worker(uow, clock, gateway, *, batch_size=20):
+def worker(uow, clock, gateway):
     return outbox.OutboxWorker(uow=lambda: uow, gateway=gateway, clock=clock, policy=POLICY,
-                               settings=outbox.WorkerSettings(batch_size=batch_size,
-                                                              concurrency=2))
+                               settings=outbox.WorkerSettings(concurrency=2))
 
 
 class TestSending:
@@ -104,15 +103,17 @@ class TestSending:
         assert worker(uow, clock, gateway).drain() == 1
         assert uow.outbox.get(message.id).status is SmsStatus.SENT
 
-    def test_a_batch_takes_the_oldest_due_messages_first(self):
-        uow, clock, gateway = FakeUnitOfWork(), FakeClock(), RecordingSmsGateway()
+    def test_the_oldest_due_messages_are_claimed_first(self):
+        uow, clock = FakeUnitOfWork(), FakeClock()
         for n in range(3):
             queue(uow, clock, text=f"message {n}")
             clock.advance(seconds=1)
 
-        worker(uow, clock, gateway, batch_size=2).send_batch()
+        claimed = outbox.claim_due_messages(uow=uow, clock=clock, limit=2,
+                                            lease=timedelta(minutes=5))
 
-        assert sorted(text for _, text in gateway.messages) == ["message 0", "message 1"]
+        assert [m.text for m in claimed] == ["message 0", "message 1"]
+        assert [m.attempts for m in claimed] == [1, 1]
 
 
 class TestDeliveryReports:

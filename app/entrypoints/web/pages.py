@@ -59,9 +59,8 @@ def index() -> Answer:
     """One button per configured sign-in provider."""
     if browser_session.signed_in_user():
         return redirect(url_for("web.account"))
-    deps = services()
-    labels = {**LABELS, "dev": deps.settings.oidc_provider_name}
-    providers = [(name, labels[name]) for name in deps.identity_provider.enabled()]
+    labels = _labels()
+    providers = [(name, labels[name]) for name in services().identity_provider.enabled()]
     next_path = browser_session.within_site(request.args.get("next"))
     return render_template("signin.html", providers=providers, next=next_path), 200
 
@@ -202,7 +201,12 @@ def _account_page(user_id: UUID, *, errors: dict[str, str] | None = None,
                                                 uow=uow())
     values = request.form if request.method == "POST" else {}
     return render_template("account.html", user=user, orders=placed, errors=errors or {},
-                           values=values, currency=services().settings.default_currency), status
+                           values=values, labels=_labels(),
+                           currency=services().settings.default_currency), status
+
+
+def _labels() -> dict[str, str]:
+    return {**LABELS, "dev": services().settings.oidc_provider_name}
 
 
 def _page_number() -> int:

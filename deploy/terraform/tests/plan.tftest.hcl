@@ -129,3 +129,27 @@ run "malformed_domain_is_refused" {
 
   expect_failures = [var.domain_name]
 }
+
+run "rds_with_empty_password_is_refused" {
+  command = plan
+
+  variables {
+    use_rds     = true
+    db_password = ""
+  }
+
+  expect_failures = [aws_db_instance.main]
+}
+
+run "empty_password_is_fine_without_rds" {
+  command = plan
+
+  variables {
+    db_password = ""
+  }
+
+  assert {
+    condition     = length(aws_db_instance.main) == 0
+    error_message = "An empty db_password must be accepted when RDS is off."
+  }
+}

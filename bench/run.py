@@ -1,0 +1,299 @@
+"""The benchmark's one entry point.
+
+    python -m bench.run --quick     # about two minutes: 10k and 100k orders, short runs
+    python -m bench.run             # the full run: 10k and 1M orders (make bench)
+
+For each size: a fresh PostgreSQL database on 127.0.0.1:5432, migrated and bulk-loaded;
+the service and the baseline (bench/baseline_app.py), each under
+``gunicorn --config deploy/gunicorn.conf.py`` with production settings; wrk (another
+process) loads one of them at a time. Every scenario runs at the first size; the lists run
+at the second size too, for cost growth. Then the SMS worker scenarios: create-order while
+``flask --app app sms-worker`` sends through a fake gateway answering in 0 ms, then in 2 s.
+The Markdown report goes to stdout and to bench/results/<date>-<mode>.md; the last line
+is ``bench: worst ratio to baseline <r> (<scenario>)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import psycopg
+
+from bench import inprocess, servers, wrk
+from bench.dataset import SERVER, Dataset, dsn, fresh_database
+from bench.report import Measurement, Report
+from bench.wrk import Request
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DEEP_PAGE = 500  # offset 4,990: inside the list at every size, so sizes compare
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    requests: Callable[[Dataset], list[Request]]
+    listing: bool = False
+
+
+def _create(d: Dataset) -> list[Request]:
+    return [Request("POST", "/api/orders/create/", json.dumps(
+        {"customer_code": code, "item": "Sack of maize", "amount": f"{420 + i % 90}.50"}))
+        for i, code in enumerate(d.customer_codes)]
+
+
+SCENARIOS = [
+    Scenario("get one order", lambda d: [Request("GET", f"/api/orders/{i}/")
+                                         for i in d.order_ids]),
+    Scenario("create an order", _create),
+    Scenario("all orders, first page", lambda d: [
+        Request("GET", "/api/orders/all-orders/?page=1&per_page=10")], listing=True),
+    Scenario(f"all orders, page {DEEP_PAGE}", lambda d: [
+        Request("GET", f"/api/orders/all-orders/?page={DEEP_PAGE}&per_page=10")], listing=True),
+    Scenario("a customer's orders", lambda d: [
+        Request("GET", f"/api/orders/customer/all-orders/?customer_code={c}&page=1&per_page=10")
+        for c in d.customer_codes], listing=True),
+    Scenario("users lookup", lambda d: [
+        Request("GET", "/api/lookup/all-users/?page=1&per_page=10")], listing=True),
+    Scenario("customers lookup", lambda d: [
+        Request("GET", "/api/lookup/all-customers/?page=1&per_page=10")], listing=True),
+    Scenario("login (Argon2id)", lambda d: [Request("POST", "/api/auth/login/", json.dumps(
+        {"email": d.admin_email, "password": d.admin_password}))]),
+]
+WORKER_SCENARIOS = [(0.0, "create an order, SMS worker + gateway 0 ms"),
+                    (2.0, "create an order, SMS worker + gateway 2 s")]
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    sizes: tuple[int, int]
+    seconds: float
+    warmup: float
+    connections: int
+    profile: int
+
+
+MODES = {
+    "quick": Mode("quick", (10_000, 100_000), seconds=3, warmup=2, connections=8, profile=0),
+    "full": Mode("full", (10_000, 1_000_000), seconds=10, warmup=3, connections=8, profile=3),
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="the two-minute run")
+    parser.add_argument("--label", default="", help="added to the results file name")
+    parser.add_argument("--profile", type=int, default=None,
+                        help="profile the N scenarios furthest from the baseline")
+    parser.add_argument("--seconds", type=float, default=None, help="length of each wrk run")
+    parser.add_argument("--only", default="", help="run scenarios whose name has this text")
+    options = parser.parse_args()
+    mode = MODES["quick" if options.quick else "full"]
+    if options.seconds:
+        mode = Mode(mode.name, mode.sizes, options.seconds, mode.warmup, mode.connections,
+                    mode.profile)
+    profile_count = mode.profile if options.profile is None else options.profile
+    wrk.require_wrk()
+    started = time.perf_counter()
+    keys = servers.Secrets.generate()
+    report = Report(mode.name)
+    scenarios = [s for s in SCENARIOS if options.only.lower() in s.name.lower()]
+    for index, size in enumerate(mode.sizes):
+        chosen = scenarios if index == 0 else [s for s in scenarios if s.listing]
+        if not chosen:
+            continue
+        _log(f"loading {size:,} orders")
+        with fresh_database(size) as dataset:
+            _log(f"loaded {dataset.orders:,} orders, {dataset.customers:,} customers, "
+                 f"{dataset.users:,} users in {dataset.load_seconds:.1f} s")
+            if index == 0:
+                _count_statements(report, dataset, keys, chosen)
+            _serve_and_load(report, dataset, keys, mode, chosen, index == 0 and not options.only)
+            if index == len(mode.sizes) - 1 and profile_count:
+                _profile(report, dataset, keys, mode, profile_count)
+    _describe(report, mode, keys, time.perf_counter() - started)
+    text = report.markdown()
+    ratio, where = report.worst()
+    final = f"bench: worst ratio to baseline {ratio:.2f} ({where})"
+    RESULTS.mkdir(exist_ok=True)
+    name = f"{dt.date.today():%Y-%m-%d}-{mode.name}{'-' + options.label if options.label else ''}"
+    (RESULTS / f"{name}.md").write_text(text + "\n" + final + "\n")
+    print(text)
+    print(f"(written to {RESULTS / (name + '.md')})")
+    print(final)
+    return 0
+
+
+def _log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def _count_statements(report: Report, dataset: Dataset, keys: servers.Secrets,
+                      scenarios: list[Scenario]) -> None:
+    _log("counting SQL statements per request (in-process)")
+    service = inprocess.service_app(dataset.url)
+    baseline = inprocess.baseline_app(dataset.url, keys)
+    token = inprocess.login(service, dataset.admin_email, dataset.admin_password)
+    for scenario in scenarios:
+        request = scenario.requests(dataset)[0]
+        counted = inprocess.count_per_request(service, request, token)
+        base = inprocess.count_per_request(baseline, request, token)
+        if not 200 <= counted.status < 300:
+            report.notes.append(f"counting '{scenario.name}': the service answered "
+                                f"{counted.status}")
+        path = re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}", "<id>", request.path.split("?")[0])
+        report.counts[f"{scenario.name}: {request.method} {path}"] = (counted, base)
+
+
+def _http_login(base_url: str, dataset: Dataset) -> str:
+    body = json.dumps({"email": dataset.admin_email, "password": dataset.admin_password})
+    request = urllib.request.Request(  # noqa: S310 (loopback)
+        base_url + "/api/auth/login/", data=body.encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 (loopback)
+        return str(json.load(answer)["access_token"])
+
+
+def _serve_and_load(report: Report, dataset: Dataset, keys: servers.Secrets, mode: Mode,
+                    scenarios: list[Scenario], with_worker: bool) -> None:
+    service_env = servers.production_env(dataset.url, keys, servers.free_port())
+    baseline_env = servers.production_env(dataset.url, keys, servers.free_port())
+    _log("starting the service and the baseline under gunicorn")
+    with servers.gunicorn("service", servers.SERVICE_APP, service_env) as service, \
+            servers.gunicorn("baseline", servers.BASELINE_APP, baseline_env) as baseline:
+        token = _http_login(service, dataset)
+        warm = [r for s in scenarios if "login" not in s.name for r in s.requests(dataset)[:20]]
+        for url in (service, baseline):
+            wrk.run(url, warm, seconds=mode.warmup, connections=mode.connections, token=token)
+        for scenario in scenarios:
+            requests = scenario.requests(dataset)
+            _log(f"{scenario.name} @ {dataset.orders:,}")
+            ours = wrk.run(service, requests, seconds=mode.seconds,
+                           connections=mode.connections, token=token)
+            theirs = wrk.run(baseline, requests, seconds=mode.seconds,
+                             connections=mode.connections, token=token)
+            report.measurements.append(Measurement(scenario.name, dataset.orders, ours, theirs,
+                                                   listing=scenario.listing))
+        if with_worker:
+            _worker_scenarios(report, dataset, mode, service, service_env, token)
+
+
+def _worker_scenarios(report: Report, dataset: Dataset, mode: Mode, service: str,
+                      service_env: dict[str, str], token: str) -> None:
+    if not servers.has_sms_worker():
+        report.pending += [name for _, name in WORKER_SCENARIOS]
+        report.notes.append("the SMS worker scenarios are PENDING: app/entrypoints/cli.py has "
+                            "no `sms-worker` command yet")
+        return
+    baseline = next((m.baseline for m in report.measurements
+                     if m.scenario == "create an order"), None)
+    requests = _create(dataset)
+    for delay, name in WORKER_SCENARIOS:
+        _log(name)
+        _settle_outbox(dataset)
+        with servers.fake_gateway(delay) as gateway, servers.sms_worker(service_env, gateway):
+            result = wrk.run(service, requests, seconds=mode.seconds,
+                             connections=mode.connections, token=token)
+            sent = servers.gateway_sent(gateway)
+        queued = _queued(dataset)
+        report.measurements.append(Measurement(
+            name, dataset.orders, result, baseline,
+            note=f"{sent:,} SMS sent meanwhile, {queued:,} still queued"))
+
+
+def _settle_outbox(dataset: Dataset) -> None:
+    """Mark as sent what earlier scenarios queued, so the worker starts with an empty queue."""
+    with psycopg.connect(dsn(dataset.name)) as db:
+        db.execute("UPDATE sms_outbox SET status = 'sent', sent_at = now(), "
+                   "next_attempt_at = NULL WHERE status = 'queued'")
+
+
+def _queued(dataset: Dataset) -> int:
+    with psycopg.connect(dsn(dataset.name)) as db:
+        row = db.execute("SELECT count(*) FROM sms_outbox WHERE status = 'queued'").fetchone()
+        return int(row[0]) if row else 0
+
+
+def _profile(report: Report, dataset: Dataset, keys: servers.Secrets, mode: Mode,
+             count: int) -> None:
+    at_size = [m for m in report.measurements if m.ratio is not None
+               and m.orders == dataset.orders and "gateway" not in m.scenario]
+    worst = sorted(at_size, key=lambda m: m.ratio or 0)[:count]
+    if not worst:
+        return
+    service = inprocess.service_app(dataset.url)
+    token = inprocess.login(service, dataset.admin_email, dataset.admin_password)
+    by_name = {s.name: s for s in SCENARIOS}
+    RESULTS.mkdir(exist_ok=True)
+    for measurement in worst:
+        scenario = by_name[measurement.scenario]
+        _log(f"profiling {scenario.name} @ {dataset.orders:,}")
+        repeat = 20 if "login" in scenario.name else 300
+        text = inprocess.profile(service, scenario.requests(dataset), token, repeat=repeat)
+        slug = "".join(c if c.isalnum() else "-" for c in scenario.name.lower()).strip("-")
+        path = RESULTS / f"{dt.date.today():%Y-%m-%d}-{mode.name}-profile-{slug}.txt"
+        path.write_text(f"# pyinstrument, {repeat} requests of '{scenario.name}' at "
+                        f"{dataset.orders:,} orders, Flask test client\n\n{text}")
+        report.notes.append(f"profile of '{scenario.name}' ({measurement.ratio:.2f} of "
+                            f"baseline): bench/results/{path.name}")
+
+
+def _describe(report: Report, mode: Mode, keys: servers.Secrets, seconds: float) -> None:
+    env = servers.production_env("postgresql+psycopg://", keys, 0)
+    gunicorn = servers.gunicorn_settings(env)
+    with psycopg.connect(SERVER) as db:
+        row = db.execute("SHOW server_version").fetchone()
+        version = row[0] if row else "?"
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    versions = ", ".join(f"{p} {metadata.version(p)}" for p in
+                         ("flask", "flask-smorest", "sqlalchemy", "psycopg", "gunicorn"))
+    argon = _argon2_cost()
+    report.machine = [
+        f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, run took {seconds / 60:.1f} min",
+        f"- machine: {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "
+        f"PostgreSQL {version} on 127.0.0.1",
+        f"- gunicorn (deploy/gunicorn.conf.py defaults): {gunicorn['workers']} workers x "
+        f"{gunicorn['threads']} threads ({gunicorn['worker_class']}), access log off, "
+        "LOG_LEVEL=WARNING, APP_ENV=production with secrets generated for the run; the "
+        "baseline under the same command and settings",
+        f"- load: wrk, 1 thread, {mode.connections} connections, {mode.seconds:g} s per run "
+        f"after a {mode.warmup:g} s warm-up, from a separate process, 127.0.0.1 only",
+        f"- data: users, identities, customers (1 per 20 orders), orders over two years "
+        f"(85 % confirmed), an outbox row per SMS; sizes {', '.join(map(str, mode.sizes))}",
+        f"- LOGIN_RATE_LIMIT={servers.LOGIN_RATE_LIMIT} so that login measures logins, "
+        "not 429s; everything else is the production default",
+        f"- Argon2id at the production cost (t=3, 64 MiB): {argon * 1000:.0f} ms per "
+        f"verification in one process, so at most {os.cpu_count() / argon:.0f} logins/s on "
+        f"{os.cpu_count()} cores for any framework",
+        f"- packages: {versions}",
+    ]
+
+
+def _argon2_cost() -> float:
+    from app.adapters.passwords import Argon2PasswordHasher
+    from app.config import Settings
+
+    settings = Settings()
+    hasher = Argon2PasswordHasher(time_cost=settings.argon2_time_cost,
+                                  memory_kib=settings.argon2_memory_kib)
+    stored = hasher.hash("benchmark-password")
+    return inprocess.timed(lambda: hasher.verify(stored, "benchmark-password"), repeat=5)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
