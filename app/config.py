@@ -19,6 +19,10 @@ DEVELOPMENT_SECRETS = {
 }
 
 
+# make run's callback token, so the README can simulate Africa's Talking's callbacks.
+DEVELOPMENT_CALLBACK_TOKEN = "dev-callback-token"  # noqa: S105 - refused in production
+
+
 class ConfigurationError(Exception):
     """The configuration cannot be used; the message says which variable and why."""
 
@@ -118,6 +122,9 @@ class Settings:
                 "SMS_BACKEND=africastalking needs AT_USERNAME and AT_API_KEY.")
         if not self.is_production:
             return
+        if self.at_callback_token == DEVELOPMENT_CALLBACK_TOKEN:
+            raise ConfigurationError("AT_CALLBACK_TOKEN must be a secret of your own, not the "
+                                     "development value, when APP_ENV=production.")
         for setting in fields(self):
             name = setting.metadata["env"]
             if name in DEVELOPMENT_SECRETS:

@@ -30,6 +30,8 @@ def main() -> int:
     env.setdefault("HOST", "127.0.0.1")
     env.setdefault("PORT", "8000")
     env.setdefault("WEB_CONCURRENCY", "2")
+    # Lets the README simulate Africa's Talking callbacks; production refuses this value.
+    env.setdefault("AT_CALLBACK_TOKEN", "dev-callback-token")
     (ROOT / "instance").mkdir(exist_ok=True)
     subprocess.run([BIN / "flask", "--app", "app", "migrate"], check=True, cwd=ROOT, env=env)
 
@@ -77,7 +79,7 @@ def start_local_oidc_provider(env: dict[str, str]) -> dict[str, subprocess.Popen
     issuer = f"http://localhost:{port}"
     # uvicorn, which serves the provider, would read WEB_CONCURRENCY as its own worker count.
     own_env = {name: value for name, value in env.items() if name != "WEB_CONCURRENCY"}
-    child = subprocess.Popen([BIN / "oidc-provider-mock", "--port", port], cwd=ROOT,
+    child = subprocess.Popen([str(BIN / "oidc-provider-mock"), "--port", port], cwd=ROOT,
                              env=own_env)
     env["OIDC_ISSUER"] = issuer
     for name, value in LOCAL_OIDC_CLIENT.items():

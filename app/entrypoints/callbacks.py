@@ -9,7 +9,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 
 from app.entrypoints.api.parsing import UnreadableBody, read_body
 from app.entrypoints.dependencies import services
-from app.services import outbox
+from app.services import outbox, replies
 
 log = logging.getLogger(__name__)
 blp = Blueprint("callbacks", __name__, url_prefix="/callbacks/africastalking")
@@ -45,6 +45,21 @@ def delivery_report(token: str) -> Response:
     if not known:
         log.info("delivery report for unknown message %s ignored", message_id)
     return _ack("recorded" if known else "ignored: unknown message")
+
+
+@blp.post("/incoming-messages/<token>")
+def incoming_message(token: str) -> Response:
+    """A customer's text to our number: confirm an order, ask after one, or get help."""
+    _check_token(token)
+    sms = _fields()
+    if not sms.get("id") or not sms.get("from"):
+        return _ack("ignored: a message needs id and from")
+    outcome = replies.handle_incoming_sms(
+        replies.IncomingText(provider_message_id=sms["id"], sender=sms["from"],
+                             text=sms.get("text", "")),
+        uow=services().uow(), clock=services().clock,
+    )
+    return _ack(outcome.value)
 
 
 def _ack(outcome: str) -> Response:

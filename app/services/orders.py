@@ -20,7 +20,7 @@ from app.services.errors import (
 )
 from app.services.notifications import queue_sms_for_events
 from app.services.ports import Clock, IdempotencyRecord, UnitOfWork
-from app.services.views import CustomerView, Page, PageRequest, PlacedOrder
+from app.services.views import CustomerView, OrderDetails, Page, PageRequest, PlacedOrder
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,13 @@ def confirm_order(customer_code: str, order_id: str, *, uow: UnitOfWork, clock: 
 def get_order(order_id: str, *, uow: UnitOfWork) -> Order:
     with uow:
         return _order(order_id, uow)
+
+
+def get_order_details(order_id: str, *, uow: UnitOfWork) -> OrderDetails:
+    """The order, and the customer's text replies that acted on it."""
+    with uow:
+        order = _order(order_id, uow)
+        return OrderDetails(order=order, replies=uow.incoming_messages.for_order(order.id))
 
 
 def list_orders(

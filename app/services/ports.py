@@ -16,6 +16,7 @@ from uuid import UUID
 
 from app.domain.notifications import SmsMessage, SmsStatus
 from app.domain.orders import Order, OrderStatus
+from app.domain.replies import IncomingSms
 from app.domain.users import Customer, User
 from app.domain.values import CustomerCode, Email, PhoneNumber
 from app.services.views import CustomerView, Page, PageRequest, UserView
@@ -125,6 +126,20 @@ class SmsOutbox(abc.ABC):
     def count_by_status(self) -> dict[SmsStatus, int]: ...
 
 
+class IncomingMessages(abc.ABC):
+    """Text messages received from customers' phones."""
+
+    @abc.abstractmethod
+    def add(self, message: IncomingSms) -> None: ...
+
+    @abc.abstractmethod
+    def get_by_provider_id(self, provider_message_id: str) -> IncomingSms | None: ...
+
+    @abc.abstractmethod
+    def for_order(self, order_id: UUID) -> list[IncomingSms]:
+        """Messages that acted on the order, oldest first."""
+
+
 @dataclass(frozen=True)
 class IdempotencyRecord:
     key: str
@@ -157,6 +172,7 @@ class UnitOfWork(abc.ABC):
     customers: CustomerRepository
     orders: OrderRepository
     outbox: SmsOutbox
+    incoming_messages: IncomingMessages
     idempotency_keys: IdempotencyKeys
     revoked_tokens: RevokedTokens
 

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from app.domain.notifications import SmsMessage
 from app.domain.orders import Order
+from app.domain.replies import IncomingSms
 
 MAX_PER_PAGE = 100
 
@@ -69,3 +70,11 @@ class CustomerView:
 class PlacedOrder:
     order: Order
     notification: SmsMessage
+
+
+@dataclass(frozen=True)
+class OrderDetails:
+    """An order with everything an admin may want to see about it."""
+
+    order: Order
+    replies: Sequence[IncomingSms]

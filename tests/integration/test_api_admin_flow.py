@@ -229,7 +229,7 @@ class TestOrders:
         response = api.get(f"/api/orders/{order['id']}/", token=admin.access_token)
 
         assert response.status_code == 200
-        assert response.json()["order"] == order
+        assert response.json()["order"] == order | {"replies": []}
 
     @pytest.mark.parametrize("order_id", ["not-a-uuid", "7f0e4a4e-0000-4000-8000-000000000000"])
     def test_unknown_and_malformed_order_ids_are_not_found(self, api, admin, order_id):

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from app.domain.notifications import SmsMessage, SmsStatus
 from app.domain.orders import Order, OrderStatus
+from app.domain.replies import IncomingSms
 from app.domain.users import Customer, Identity, User
 from app.domain.values import CustomerCode, Email, PhoneNumber
 from app.services import ports
@@ -160,6 +161,20 @@ class FakeSmsOutbox(ports.SmsOutbox):
         return [m.text for m in self.rows.values() if m.recipient.e164 == e164]
 
 
+class FakeIncomingMessages(ports.IncomingMessages):
+    def __init__(self) -> None:
+        self.rows: dict[str, IncomingSms] = {}
+
+    def add(self, message: IncomingSms) -> None:
+        self.rows[message.provider_message_id] = message
+
+    def get_by_provider_id(self, provider_message_id: str) -> IncomingSms | None:
+        return self.rows.get(provider_message_id)
+
+    def for_order(self, order_id: UUID) -> list[IncomingSms]:
+        return [m for m in self.rows.values() if m.order_id == order_id]
+
+
 class FakeIdempotencyKeys(ports.IdempotencyKeys):
     def __init__(self) -> None:
         self.rows: dict[str, ports.IdempotencyRecord] = {}
@@ -190,6 +205,7 @@ class FakeUnitOfWork(ports.UnitOfWork):
         self.customers = FakeCustomerRepository(self)
         self.orders = FakeOrderRepository()
         self.outbox = FakeSmsOutbox()
+        self.incoming_messages = FakeIncomingMessages()
         self.idempotency_keys = FakeIdempotencyKeys()
         self.revoked_tokens = FakeRevokedTokens()
         self.committed = False

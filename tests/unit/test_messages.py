@@ -22,8 +22,8 @@ def test_the_order_sms_names_the_customer_item_amount_and_reference():
 
     text = messages.order_placed(order, customer_name="Wanjiku Kamau")
 
-    assert text.startswith("Hi Wanjiku, your order ")
-    assert order.reference in text
+    assert text.startswith("Hi Wanjiku, we recorded order ")
+    assert text.endswith(f"Reply YES {order.reference} when you receive it.")
     assert "Sack of maize" in text
     assert "KES 420.00" in text
 
@@ -36,6 +36,7 @@ def test_the_order_sms_fits_one_segment_whatever_the_item(item):
                  messages.order_confirmed(order, customer_name="Wanjiku Kamau")):
         assert len(text) <= messages.SEGMENT_LENGTH
         assert order.reference in text
+    assert "Reply YES" in messages.order_placed(order, customer_name="Wanjiku Kamau")
 
 
 def test_a_nameless_customer_is_greeted_politely():

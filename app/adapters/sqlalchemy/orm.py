@@ -173,6 +173,20 @@ class IdempotencyKeyRow(Base):
     notification: Mapped[SmsRow] = _parent()
 
 
+class IncomingSmsRow(Base):
+    __tablename__ = "incoming_sms"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    provider_message_id: Mapped[str] = mapped_column(String(100), unique=True)
+    sender: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(32))
+    order_id: Mapped[UUID | None] = mapped_column(ForeignKey("orders.id"), index=True)
+
+    order: Mapped[OrderRow | None] = _parent()
+
+
 class RevokedTokenRow(Base):
     __tablename__ = "revoked_tokens"
 

@@ -18,6 +18,7 @@ from app.adapters.sqlalchemy.orm import (
     CustomerRow,
     IdempotencyKeyRow,
     IdentityRow,
+    IncomingSmsRow,
     OrderRow,
     RevokedTokenRow,
     SmsRow,
@@ -25,6 +26,7 @@ from app.adapters.sqlalchemy.orm import (
 )
 from app.domain.notifications import SmsKind, SmsMessage, SmsStatus
 from app.domain.orders import Order, OrderStatus
+from app.domain.replies import IncomingSms, ReplyOutcome
 from app.domain.users import Customer, Identity, Role, User
 from app.domain.values import CustomerCode, Email, Money, PhoneNumber
 from app.services import ports
@@ -389,6 +391,37 @@ def _sms_to_row(message: SmsMessage, row: SmsRow) -> SmsRow:
     row.sent_at = message.sent_at
     row.created_at = message.created_at
     return row
+
+
+class SqlAlchemyIncomingMessages(ports.IncomingMessages):
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, message: IncomingSms) -> None:
+        self._session.add(IncomingSmsRow(
+            id=message.id, provider_message_id=message.provider_message_id,
+            sender=message.sender, text=message.text, received_at=message.received_at,
+            outcome=message.outcome.value, order_id=message.order_id,
+        ))
+
+    def get_by_provider_id(self, provider_message_id: str) -> IncomingSms | None:
+        row = self._session.scalars(select(IncomingSmsRow).where(
+            IncomingSmsRow.provider_message_id == provider_message_id)).first()
+        return _incoming_from_row(row) if row else None
+
+    def for_order(self, order_id: UUID) -> list[IncomingSms]:
+        rows = self._session.scalars(
+            select(IncomingSmsRow).where(IncomingSmsRow.order_id == order_id)
+            .order_by(IncomingSmsRow.received_at, IncomingSmsRow.id))
+        return [_incoming_from_row(row) for row in rows]
+
+
+def _incoming_from_row(row: IncomingSmsRow) -> IncomingSms:
+    return IncomingSms(
+        id=row.id, provider_message_id=row.provider_message_id, sender=row.sender,
+        text=row.text, received_at=row.received_at, outcome=ReplyOutcome(row.outcome),
+        order_id=row.order_id,
+    )
 
 
 class SqlAlchemyIdempotencyKeys(ports.IdempotencyKeys):

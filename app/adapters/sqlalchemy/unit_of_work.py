@@ -22,6 +22,7 @@ from app.adapters.sqlalchemy.orm import Base
 from app.adapters.sqlalchemy.repositories import (
     SqlAlchemyCustomerRepository,
     SqlAlchemyIdempotencyKeys,
+    SqlAlchemyIncomingMessages,
     SqlAlchemyOrderRepository,
     SqlAlchemyRevokedTokens,
     SqlAlchemySmsOutbox,
@@ -38,6 +39,7 @@ _UNIQUE_VALUES: dict[tuple[str, ...], str] = {
     ("customers.code",): "customer_code",
     ("idempotency_keys.key",): "idempotency_key",
     ("revoked_tokens.jti",): "revoked_token",
+    ("incoming_sms.provider_message_id",): "incoming_message",
 }
 _POSTGRES_UNIQUE_VIOLATION = "23505"
 _SQLITE_UNIQUE_VIOLATION = "UNIQUE constraint failed: "
@@ -57,6 +59,7 @@ class SqlAlchemyUnitOfWork(ports.UnitOfWork):
         self.customers = SqlAlchemyCustomerRepository(session)
         self.orders = SqlAlchemyOrderRepository(session)
         self.outbox = SqlAlchemySmsOutbox(session)
+        self.incoming_messages = SqlAlchemyIncomingMessages(session)
         self.idempotency_keys = SqlAlchemyIdempotencyKeys(session)
         self.revoked_tokens = SqlAlchemyRevokedTokens(session)
         return self

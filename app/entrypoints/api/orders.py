@@ -15,6 +15,7 @@ from app.entrypoints.api.schemas import (
     CustomerOrdersIn,
     CustomerOrdersOut,
     IdempotencyKeyIn,
+    OrderDetailEnvelope,
     OrderEnvelope,
     OrderListIn,
     OrderPageOut,
@@ -55,12 +56,12 @@ class CreateOrder(MethodView):
 class OrderById(MethodView):
     decorators = [admin_required]
 
-    @blp.response(200, OrderEnvelope)
+    @blp.response(200, OrderDetailEnvelope)
     @blp.alt_response(404, schema=ErrorOut, description="No such order")
     @blp.doc(security=ADMIN)
     def get(self, order_id: str) -> dict[str, Any]:
-        """Get one order"""
-        return {"order": orders.get_order(order_id, uow=services().uow())}
+        """Get one order, with its SMS state and the customer's replies"""
+        return {"order": orders.get_order_details(order_id, uow=services().uow())}
 
 
 @blp.route("/customer-order/confirm/")

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    pre_dump,
+    pre_load,
+    validate,
+    validates_schema,
+)
 
 from app.domain.orders import MAX_ITEM_LENGTH
-from app.services.views import MAX_PER_PAGE
+from app.services.views import MAX_PER_PAGE, OrderDetails
 
 
 class UtcDateTime(fields.DateTime):
@@ -27,11 +38,48 @@ class Text(fields.String):
         return None if value is None else str(value)
 
 
-class Body(Schema):
-    """Request bodies ignore fields they do not know (clients send extras, like ``api_key``)."""
+class StorableText(Schema):
+    """Refuses text no database column can hold (PostgreSQL's text holds no NUL character, and
+    no column holds a lone surrogate, which JSON's ``\\ud800`` escapes can smuggle in)."""
 
     class Meta:
         unknown = EXCLUDE
+
+    @pre_load
+    def refuse_unstorable_text(self, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        errors = {}
+        for name in (field.data_key or key for key, field in self.load_fields.items()):
+            value = data.get(name)
+            if isinstance(value, str) and (reason := _unstorable(value)):
+                errors[name] = [reason]
+        if errors:
+            raise ValidationError(errors)
+        return data
+
+
+def _unstorable(text: str) -> str | None:
+    if "\x00" in text:
+        return "Must not contain NUL characters."
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "Must be valid Unicode text."
+    return None
+
+
+class Body(StorableText):
+    """Request bodies ignore fields they do not know (clients send extras, like ``api_key``)."""
+
+
+class WholeNumber(fields.Integer):
+    """An integer, also written as a string (``"2"``); ``1.5`` is refused, not truncated."""
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid")
+        return super()._validated(value)  # type: ignore[no-any-return]
 
 
 # Requests ----------------------------------------------------------------------------------
@@ -63,8 +111,8 @@ class CreateCustomerIn(Body):
 
 
 class PageIn(Body):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000_000))
-    per_page = fields.Integer(load_default=10, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+    page = WholeNumber(load_default=1, validate=validate.Range(min=1, max=10_000_000))
+    per_page = WholeNumber(load_default=10, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 
 class UserListIn(PageIn):
@@ -95,9 +143,7 @@ class PlaceOrderIn(Body):
     currency = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=8))
 
 
-class IdempotencyKeyIn(Schema):
-    class Meta:
-        unknown = EXCLUDE
+class IdempotencyKeyIn(StorableText):
 
     idempotency_key = fields.String(
         data_key="Idempotency-Key", load_default=None, validate=validate.Length(min=1, max=255),
@@ -179,6 +225,26 @@ class OrderOut(Schema):
 
 class OrderEnvelope(Schema):
     order = fields.Nested(OrderOut)
+
+
+class ReplyOut(Schema):
+    sender = fields.String()
+    text = fields.String()
+    received_at = UtcDateTime()
+    outcome = fields.String(metadata={"description": "What the reply did, e.g. confirmed"})
+
+
+class OrderDetailOut(OrderOut):
+    replies = fields.List(fields.Nested(ReplyOut),
+                          metadata={"description": "The customer's SMS replies about it"})
+
+    @pre_dump
+    def with_replies(self, details: OrderDetails, **kwargs: Any) -> SimpleNamespace:
+        return SimpleNamespace(**vars(details.order), replies=details.replies)
+
+
+class OrderDetailEnvelope(Schema):
+    order = fields.Nested(OrderDetailOut)
 
 
 class NotificationRefOut(Schema):
