@@ -35,38 +35,16 @@ Profile = Callable[[str, FlaskOAuth2App, dict[str, Any]], SignedInIdentity]
 class AuthlibIdentityProvider(IdentityProvider):
     def __init__(self, settings: Settings) -> None:
         self._clients: dict[str, tuple[FlaskOAuth2App, Profile]] = {}
-        timeout = settings.oauth_timeout_seconds
-        if settings.google_client_id and settings.google_client_secret:
-            self._add("google", _oidc_profile, timeout, client_id=settings.google_client_id,
-                      client_secret=settings.google_client_secret,
-                      server_metadata_url=GOOGLE_DISCOVERY_URL,
-                      client_kwargs={"scope": OIDC_SCOPE})
-        if settings.github_client_id and settings.github_client_secret:
-            self._add("github", _github_profile, timeout, client_id=settings.github_client_id,
-                      client_secret=settings.github_client_secret,
-                      authorize_url=f"{settings.github_base_url}/login/oauth/authorize",
-                      access_token_url=f"{settings.github_base_url}/login/oauth/access_token",
-                      api_base_url=f"{settings.github_api_base_url.rstrip('/')}/",
-                      client_kwargs={"scope": "user:email"})
-        if settings.facebook_client_id and settings.facebook_client_secret:
-            graph = settings.facebook_graph_url.rstrip("/")
-            self._add("facebook", _facebook_profile, timeout,
-                      client_id=settings.facebook_client_id,
-                      client_secret=settings.facebook_client_secret,
-                      authorize_url=f"{settings.facebook_base_url}/dialog/oauth",
-                      access_token_url=f"{graph}/oauth/access_token",
-                      api_base_url=f"{graph}/",  # without the slash, urljoin drops the version
-                      client_kwargs={"scope": "email public_profile"})
-        if settings.oidc_issuer and settings.oidc_client_id and settings.oidc_client_secret:
-            issuer = settings.oidc_issuer.rstrip("/")
-            self._add("dev", _oidc_profile, timeout, client_id=settings.oidc_client_id,
-                      client_secret=settings.oidc_client_secret,
-                      server_metadata_url=f"{issuer}/.well-known/openid-configuration",
-                      client_kwargs={"scope": OIDC_SCOPE})
+        for name, configure, profile in PROVIDERS:
+            config = configure(settings)
+            if config is not None:
+                self._add(name, profile, settings.oauth_timeout_seconds, **config)
 
     def _add(self, name: str, profile: Profile, timeout: int, **config: Any) -> None:
         # Built directly rather than through ``OAuth(app)``: the configuration comes from
         # Settings, not app.config, and this adapter exists before the Flask app does.
+        # PKCE everywhere (a provider that ignores it loses nothing); ``default_timeout`` is
+        # the name authlib's requests session gives the timeout of each of its calls.
         config["client_kwargs"].update({
             "code_challenge_method": "S256",
             "token_endpoint_auth_method": "client_secret_post",
@@ -90,6 +68,48 @@ class AuthlibIdentityProvider(IdentityProvider):
         with _translated_errors():
             token = client.authorize_access_token()
             return profile(provider, client, token)
+
+
+def _google(settings: Settings) -> dict[str, Any] | None:
+    if not (settings.google_client_id and settings.google_client_secret):
+        return None
+    return {"client_id": settings.google_client_id,
+            "client_secret": settings.google_client_secret,
+            "server_metadata_url": GOOGLE_DISCOVERY_URL,
+            "client_kwargs": {"scope": OIDC_SCOPE}}
+
+
+def _github(settings: Settings) -> dict[str, Any] | None:
+    if not (settings.github_client_id and settings.github_client_secret):
+        return None
+    return {"client_id": settings.github_client_id,
+            "client_secret": settings.github_client_secret,
+            "authorize_url": f"{settings.github_base_url}/login/oauth/authorize",
+            "access_token_url": f"{settings.github_base_url}/login/oauth/access_token",
+            "api_base_url": f"{settings.github_api_base_url.rstrip('/')}/",
+            "client_kwargs": {"scope": "user:email"}}
+
+
+def _facebook(settings: Settings) -> dict[str, Any] | None:
+    if not (settings.facebook_client_id and settings.facebook_client_secret):
+        return None
+    graph = settings.facebook_graph_url.rstrip("/")
+    return {"client_id": settings.facebook_client_id,
+            "client_secret": settings.facebook_client_secret,
+            "authorize_url": f"{settings.facebook_base_url}/dialog/oauth",
+            "access_token_url": f"{graph}/oauth/access_token",
+            "api_base_url": f"{graph}/",  # without the slash, urljoin drops the version
+            "client_kwargs": {"scope": "email public_profile"}}
+
+
+def _any_issuer(settings: Settings) -> dict[str, Any] | None:
+    if not (settings.oidc_issuer and settings.oidc_client_id and settings.oidc_client_secret):
+        return None
+    issuer = settings.oidc_issuer.rstrip("/")
+    return {"client_id": settings.oidc_client_id,
+            "client_secret": settings.oidc_client_secret,
+            "server_metadata_url": f"{issuer}/.well-known/openid-configuration",
+            "client_kwargs": {"scope": OIDC_SCOPE}}
 
 
 @contextmanager
@@ -131,7 +151,7 @@ def _github_profile(provider: str, client: FlaskOAuth2App, token: dict[str, Any]
     """``/user`` may hide the email: the primary one comes from ``/user/emails``."""
     user = _get_json(client, "user", token)
     emails = _get_json(client, "user/emails", token)
-    primary = next((entry for entry in emails if entry.get("primary")), {})
+    primary: dict[str, Any] = next((entry for entry in emails if entry.get("primary")), {})
     return SignedInIdentity(
         provider=provider,
         subject=str(user["id"]),
@@ -158,3 +178,12 @@ def _get_json(client: FlaskOAuth2App, path: str, token: dict[str, Any], **kwargs
     response = client.get(path, token=token, **kwargs)
     response.raise_for_status()
     return response.json()
+
+
+# Offered in this order; each only when its configuration function finds it configured.
+PROVIDERS: list[tuple[str, Callable[[Settings], dict[str, Any] | None], Profile]] = [
+    ("google", _google, _oidc_profile),
+    ("github", _github, _github_profile),
+    ("facebook", _facebook, _facebook_profile),
+    ("dev", _any_issuer, _oidc_profile),
+]

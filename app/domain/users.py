@@ -34,6 +34,9 @@ class User:
     phone_number: PhoneNumber | None = None
     password_hash: str | None = None
     identities: list[Identity] = field(default_factory=list)
+    # True once someone trusted vouched for the address: a sign-in provider that verified
+    # it, or the holder of the admin API key. Only such addresses are linked to by email.
+    email_verified: bool = False
 
     @property
     def is_admin(self) -> bool:

@@ -78,9 +78,9 @@ class EmailMissing(DomainError):
 class EmailNotVerified(DomainError):
     def __init__(self) -> None:
         super().__init__(
-            "An account with this email address already exists, but the provider has not "
-            "verified that the address is yours. Verify it there, or sign in the way you did "
-            "before.",
+            "An account with this email address already exists, and we cannot be sure both "
+            "belong to you: the address was not verified on one of them. Sign in the way you "
+            "did before, or verify the address with your provider.",
             field="email",
         )
 
@@ -120,10 +120,12 @@ def _linked_or_new(
     identity: SignedInIdentity, email: Email, *, uow: UnitOfWork, clock: Clock
 ) -> User:
     holder = uow.users.get_by_email(email)
-    if holder is not None and not identity.email_verified:
+    # Both sides must vouch for the address: otherwise whoever first signed in with someone
+    # else's unverified address would later be handed that person's verified account.
+    if holder is not None and not (identity.email_verified and holder.email_verified):
         raise EmailNotVerified()
     user = holder or User(email=email, name=_name(identity, email), role=Role.USER,
-                          created_at=clock())
+                          created_at=clock(), email_verified=identity.email_verified)
     user.identities.append(Identity(provider=identity.provider, subject=identity.subject))
     return user
 
@@ -135,6 +137,7 @@ def _refresh(user: User, identity: SignedInIdentity, email: Email, *, uow: UnitO
     holder = uow.users.get_by_email(email)
     if identity.email_verified and (holder is None or holder.id == user.id):
         user.email = email
+        user.email_verified = True
 
 
 def _name(identity: SignedInIdentity, email: Email, *, fallback: str | None = None) -> str:

@@ -128,6 +128,16 @@ def test_an_order_placed_in_the_browser_queues_its_sms(customer, uow_factory):
     assert "KES 420.00" in customer.get("/account/").text
 
 
+def test_a_double_click_on_place_order_places_one_order(customer, uow_factory):
+    form = {"item": "Sack of maize", "amount": "420", "idempotency_key": "form-7f3a"}
+
+    customer.submit("/account/orders/", **form)
+    again = customer.submit("/account/orders/", **form)
+
+    assert again.status_code == 302
+    assert len(her_orders(uow_factory)) == 1
+
+
 def test_an_invalid_amount_is_shown_next_to_the_field(customer, uow_factory):
     answer = customer.submit("/account/orders/", item="Sack of maize", amount="4.205")
 

@@ -16,7 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from app import create_app
+from app.adapters.oidc import AuthlibIdentityProvider
 from app.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from app.config import Settings
 from app.domain.users import Identity, Role, User
 from app.domain.values import Email
 from app.services.views import PageRequest, UserView
@@ -68,8 +70,9 @@ def everyone(uow_factory: UowFactory) -> list[UserView]:
 
 def existing_user(uow_factory: UowFactory, email: str, *, role: Role = Role.USER,
                   identities: list[Identity] | None = None) -> User:
+    """A user who signed in before with a provider that verified their address."""
     user = User(email=Email(email), name="Known Person", role=role,
-                created_at=datetime.now(UTC), identities=identities or [])
+                created_at=datetime.now(UTC), identities=identities or [], email_verified=True)
     with uow_factory() as uow:
         uow.users.add(user)
         uow.commit()
@@ -315,6 +318,14 @@ class TestBrowserAndApiStaySeparate:
 
         assert answer.status_code == 302
         assert answer.headers["Location"] == "/"
+
+
+def test_a_provider_is_offered_only_with_both_its_client_id_and_secret():
+    settings = Settings(google_client_id="id-only", github_client_id="id",
+                        github_client_secret="secret", oidc_issuer="http://localhost:1",
+                        oidc_client_id="id", oidc_client_secret="secret")
+
+    assert AuthlibIdentityProvider(settings).enabled() == ["github", "dev"]
 
 
 def _closed_port() -> int:

@@ -109,8 +109,8 @@ class FakeOrderRepository(ports.OrderRepository):
     def add(self, order: Order) -> None:
         self.rows[order.id] = order
 
-    def get(self, order_id: UUID) -> Order | None:
-        return self.rows.get(order_id)
+    def get(self, order_id: UUID, *, for_update: bool = False) -> Order | None:
+        return self.rows.get(order_id)  # one thread at a time: nothing to lock
 
     def save(self, order: Order) -> None:
         self.rows[order.id] = order

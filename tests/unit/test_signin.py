@@ -11,9 +11,10 @@ def google(subject="108234", email="wanjiku@example.com", verified=True, name="W
                             email_verified=verified, name=name)
 
 
-def existing_user(uow, *, email="wanjiku@example.com", role=Role.USER, identities=()):
+def existing_user(uow, *, email="wanjiku@example.com", role=Role.USER, identities=(),
+                  email_verified=True):
     user = User(email=Email(email), name="W. Kamau", role=role, created_at=FakeClock()(),
-                identities=list(identities))
+                identities=list(identities), email_verified=email_verified)
     uow.users.add(user)
     return user
 
@@ -94,6 +95,25 @@ class TestSignIn:
         user = sign_in(google(verified=False), uow=uow, clock=FakeClock())
 
         assert uow.users.get(user.id).email == Email("wanjiku@example.com")
+
+    def test_a_verified_email_never_joins_an_account_made_with_it_unverified(self):
+        # Someone signed up first with Wanjiku's address, which their provider never checked.
+        uow = FakeUnitOfWork()
+        squatter = sign_in(google(subject="squatter", verified=False), uow=uow,
+                           clock=FakeClock())
+
+        with pytest.raises(EmailNotVerified):
+            sign_in(google(subject="wanjiku-real"), uow=uow, clock=FakeClock())
+
+        assert uow.users.get(squatter.id).identities == [Identity("google", "squatter")]
+        assert not uow.users.get(squatter.id).email_verified
+
+    def test_a_verified_sign_in_marks_the_address_verified(self):
+        uow = FakeUnitOfWork()
+
+        user = sign_in(google(), uow=uow, clock=FakeClock())
+
+        assert uow.users.get(user.id).email_verified
 
     def test_linking_to_an_administrator_keeps_the_role_and_grants_nothing_new(self):
         uow = FakeUnitOfWork()

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     Uuid,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -82,6 +83,7 @@ class UserRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     phone_number: Mapped[str | None] = mapped_column(String(16), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    email_verified: Mapped[bool] = mapped_column(server_default=false())
     created_at: Mapped[datetime]
 
     identities: Mapped[list[IdentityRow]] = relationship(

@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, Select, func, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.adapters.sqlalchemy.orm import (
     CustomerRow,
@@ -37,6 +37,23 @@ def _count(session: Session, row_type: type[Any], *conditions: ColumnElement[boo
     return session.scalar(select(func.count()).select_from(row_type).where(*conditions)) or 0
 
 
+def _page_with_total(
+    session: Session,
+    page: Select[Any],
+    request: PageRequest,
+    row_type: type[Any],
+    *conditions: ColumnElement[bool],
+) -> tuple[list[Any], int]:
+    """A page's rows and the total in one statement: the count rides on each row as a scalar
+    subquery (evaluated once). Only a page past the end, with no row, costs a second one."""
+    total = (select(func.count()).select_from(row_type).where(*conditions)
+             .correlate(None).scalar_subquery())
+    rows = [tuple(row) for row in session.execute(page.add_columns(total)).all()]
+    if rows:
+        return [row[:-1] for row in rows], rows[0][-1]
+    return [], _count(session, row_type, *conditions) if request.page > 1 else 0
+
+
 class SqlAlchemyUserRepository(ports.UserRepository):
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -50,7 +67,7 @@ class SqlAlchemyUserRepository(ports.UserRepository):
             _user_to_row(user, row)
 
     def get(self, user_id: UUID) -> User | None:
-        row = self._session.get(UserRow, user_id)
+        row = self._session.get(UserRow, user_id, options=[joinedload(UserRow.identities)])
         return _user_from_row(row) if row else None
 
     def get_by_email(self, email: Email) -> User | None:
@@ -80,23 +97,25 @@ class SqlAlchemyUserRepository(ports.UserRepository):
             .limit(request.per_page)
             .offset(request.offset)
         )
-        found = self._session.execute(page).all()
-        return Page(
-            items=[_user_view(*row) for row in found],
-            request=request,
-            total=_count(self._session, UserRow, condition),
-        )
+        found, total = _page_with_total(self._session, page, request, UserRow, condition)
+        return Page(items=[_user_view(*row) for row in found], request=request, total=total)
 
     def _one(self, condition: ColumnElement[bool]) -> User | None:
-        row = self._session.scalars(select(UserRow).where(condition)).first()
+        # Every condition names one user at most; identities come joined in, in one query.
+        found = self._session.scalars(
+            select(UserRow).options(joinedload(UserRow.identities)).where(condition))
+        row = found.unique().one_or_none()
         return _user_from_row(row) if row else None
 
 
-def _user_views() -> Select[UserRow, str | None]:
-    # Identities come with the rows in one extra query per page (selectin loading).
-    return select(UserRow, CustomerRow.code).outerjoin(
-        CustomerRow, CustomerRow.user_id == UserRow.id
-    )
+def _user_views() -> Select[Any]:
+    # Each user's providers come aggregated in the same statement, not in a second one.
+    providers = (select(func.aggregate_strings(IdentityRow.provider, ","))
+                 .where(IdentityRow.user_id == UserRow.id).scalar_subquery())
+    return select(
+        UserRow.id, UserRow.email, UserRow.name, UserRow.role, UserRow.phone_number,
+        UserRow.created_at, CustomerRow.code, providers,
+    ).outerjoin(CustomerRow, CustomerRow.user_id == UserRow.id)
 
 
 def _user_from_row(row: UserRow) -> User:
@@ -107,6 +126,7 @@ def _user_from_row(row: UserRow) -> User:
         role=Role(row.role),
         phone_number=PhoneNumber(row.phone_number) if row.phone_number else None,
         password_hash=row.password_hash,
+        email_verified=row.email_verified,
         identities=[Identity(provider=i.provider, subject=i.subject) for i in row.identities],
         created_at=row.created_at,
     )
@@ -119,6 +139,7 @@ def _user_to_row(user: User, row: UserRow) -> UserRow:
     row.role = user.role.value
     row.phone_number = user.phone_number.e164 if user.phone_number else None
     row.password_hash = user.password_hash
+    row.email_verified = user.email_verified
     row.created_at = user.created_at
     wanted = {(i.provider, i.subject) for i in user.identities}
     kept = [i for i in row.identities if (i.provider, i.subject) in wanted]
@@ -130,16 +151,19 @@ def _user_to_row(user: User, row: UserRow) -> UserRow:
     return row
 
 
-def _user_view(row: UserRow, customer_code: str | None) -> UserView:
+def _user_view(
+    user_id: UUID, email: str, name: str, role: str, phone_number: str | None,
+    created_at: datetime, customer_code: str | None, providers: str | None,
+) -> UserView:
     return UserView(
-        id=row.id,
-        email=row.email,
-        name=row.name,
-        role=row.role,
-        phone_number=row.phone_number,
-        providers=sorted({i.provider for i in row.identities}),
+        id=user_id,
+        email=email,
+        name=name,
+        role=role,
+        phone_number=phone_number,
+        providers=sorted(set(providers.split(","))) if providers else [],
         customer_code=customer_code,
-        created_at=row.created_at,
+        created_at=created_at,
     )
 
 
@@ -179,12 +203,8 @@ class SqlAlchemyCustomerRepository(ports.CustomerRepository):
             .limit(request.per_page)
             .offset(request.offset)
         )
-        found = self._session.execute(page).all()
-        return Page(
-            items=[_customer_view(*row) for row in found],
-            request=request,
-            total=_count(self._session, CustomerRow),
-        )
+        found, total = _page_with_total(self._session, page, request, CustomerRow)
+        return Page(items=[_customer_view(*row) for row in found], request=request, total=total)
 
     def _one(self, condition: ColumnElement[bool]) -> Customer | None:
         row = self._session.scalars(select(CustomerRow).where(condition)).first()
@@ -232,9 +252,15 @@ class SqlAlchemyOrderRepository(ports.OrderRepository):
     def add(self, order: Order) -> None:
         self._session.add(_order_to_row(order, OrderRow()))
 
-    def get(self, order_id: UUID) -> Order | None:
-        found = self._session.execute(_with_notification(select(OrderRow, SmsRow))
-                                      .where(OrderRow.id == order_id)).first()
+    def get(self, order_id: UUID, *, for_update: bool = False) -> Order | None:
+        query = _with_notification(select(OrderRow, SmsRow)).where(OrderRow.id == order_id)
+        if for_update:
+            # SELECT ... FOR UPDATE OF orders (the outer-joined SMS cannot be locked); SQLite
+            # has no row locks, SQLAlchemy leaves the clause out, and its one writer at a
+            # time serialises the changes instead.
+            query = query.with_for_update(of=OrderRow).execution_options(
+                populate_existing=True)
+        found = self._session.execute(query).first()
         return _order_from_row(*found) if found else None
 
     def save(self, order: Order) -> None:
@@ -255,18 +281,25 @@ class SqlAlchemyOrderRepository(ports.OrderRepository):
             conditions.append(OrderRow.customer_id == customer_id)
         if status is not None:
             conditions.append(OrderRow.status == status.value)
-        page = (
-            _with_notification(select(OrderRow, SmsRow))
+        newest_first = (OrderRow.created_at.desc(), OrderRow.id.desc())
+        # The page's ids come from an index alone; only those orders are then read and joined
+        # to their SMS. Joining first would look up the SMS of every order the offset skips.
+        picked = (
+            select(OrderRow.id)
             .where(*conditions)
-            .order_by(OrderRow.created_at.desc(), OrderRow.id.desc())
+            .order_by(*newest_first)
             .limit(request.per_page)
             .offset(request.offset)
+            .subquery()
         )
-        rows = self._session.execute(page).all()
+        page = _with_notification(
+            select(OrderRow, SmsRow).select_from(picked).join(OrderRow, OrderRow.id == picked.c.id)
+        ).order_by(*newest_first)
+        rows, total = _page_with_total(self._session, page, request, OrderRow, *conditions)
         return Page(
             items=[_order_from_row(order, sms) for order, sms in rows],
             request=request,
-            total=_count(self._session, OrderRow, *conditions),
+            total=total,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -22,6 +23,8 @@ blp = Blueprint("web", __name__)
 log = logging.getLogger(__name__)
 
 ORDERS_PER_PAGE = 20
+MAX_PAGE_DIGITS = 6
+MAX_IDEMPOTENCY_KEY = 255
 LABELS = {"google": "Google", "github": "GitHub", "facebook": "Facebook"}
 # Which form shows an error about which field; an error about anything else shows at the top
 # of the form that was sent.
@@ -40,7 +43,6 @@ Answer = Response | tuple[str, int]
 
 blp.before_request(browser_session.refuse_forged_posts)
 blp.add_app_template_global(browser_session.csrf_field, "csrf_field")
-MAX_PAGE_DIGITS = 6
 
 
 @blp.context_processor
@@ -122,8 +124,10 @@ def place_order() -> Answer:
     deps = services()
     return _act("order", lambda user: orders.place_order(orders.PlaceOrder(
         customer_code=user.customer_code or "", item=request.form.get("item", ""),
-        amount=request.form.get("amount", "").strip(),
-        currency=deps.settings.default_currency), uow=deps.uow(), clock=deps.clock))
+        amount=request.form.get("amount", "").strip(), currency=deps.settings.default_currency,
+        # A second click on "Place order" sends the same key: it gets the same order back.
+        idempotency_key=request.form.get("idempotency_key", "")[:MAX_IDEMPOTENCY_KEY] or None,
+    ), uow=deps.uow(), clock=deps.clock))
 
 
 @blp.post("/account/orders/<order_id>/confirm/")
@@ -201,7 +205,7 @@ def _account_page(user_id: UUID, *, errors: dict[str, str] | None = None,
                                                 uow=uow())
     values = request.form if request.method == "POST" else {}
     return render_template("account.html", user=user, orders=placed, errors=errors or {},
-                           values=values, labels=_labels(),
+                           values=values, labels=_labels(), order_key=secrets.token_urlsafe(24),
                            currency=services().settings.default_currency), status
 
 
