@@ -22,6 +22,7 @@ from app.entrypoints.api.parsing import UnreadableBody, read_body
 from app.entrypoints.api.tokens import configure_jwt
 from app.entrypoints.dependencies import EXTENSION_KEY
 from app.entrypoints.observability import configure_logging, install_request_logging
+from app.entrypoints.security_headers import install_security_headers
 from app.entrypoints.web import init_web
 
 if TYPE_CHECKING:
@@ -34,6 +35,10 @@ class ServiceApi(Api):
     """flask-smorest's Api, answering HTTP errors in the service's one error shape."""
 
     ERROR_SCHEMA = ErrorSchema
+    # No catch-all "default" response: each operation lists the statuses it may answer
+    # (api.parsing.Blueprint adds those common to all), so a client and a test can tell an
+    # undocumented status.
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         return http_exception_response(error)
@@ -58,6 +63,7 @@ def build_app(deps: Services) -> Flask:
     app.extensions[EXTENSION_KEY] = deps
     configure_logging(settings)
     install_request_logging(app)
+    install_security_headers(app, production=settings.is_production)
     configure_jwt(app)
 
     api = ServiceApi(app, spec_kwargs={"components": {"schemas": {}}})

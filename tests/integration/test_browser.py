@@ -130,3 +130,16 @@ def _check_and_capture(page: Page, name: str) -> None:
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), \
         "the page scrolls sideways on a phone"
     _capture(page, name)
+
+
+def test_the_api_docs_render_offline_under_the_content_security_policy(page, site):
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    page.goto(f"{site}/docs")
+
+    expect(page.get_by_text("/api/orders/create/").first).to_be_visible()
+    _capture(page, "09-api-docs")
+    assert refused == []
