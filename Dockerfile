@@ -66,8 +66,9 @@ USER ${APP_UID}:${APP_GID}
 
 EXPOSE 8000
 
-# /healthz answers while the process is up; readiness (/readyz, database) is checked by
-# the deployment, not here, so a database outage does not make Docker restart the web.
+# Liveness only: /healthz answers while the process is up (slim images have no curl, so
+# Python's urllib asks). Readiness, /readyz with the database, is what deploys wait for;
+# a database outage must not mark every web container unhealthy.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.request; port = os.environ.get('PORT', '8000'); sys.exit(0 if urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4).status == 200 else 1)"]
 

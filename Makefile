@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint install clean
+.PHONY: run test lint lint-deploy install clean bench bench-quick
 
 $(INSTALLED): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,5 +24,19 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check app tests scripts
 	$(BIN)/lint-imports
 
+# Benchmarks (bench/run.py): PostgreSQL at 127.0.0.1:5432 and wrk (Debian package) needed.
+$(VENV)/.bench-installed: $(INSTALLED) setup.cfg
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed
+	$(BIN)/python -m bench.run
+
+bench-quick: $(VENV)/.bench-installed
+	$(BIN)/python -m bench.run --quick
+
+lint-deploy:
+	bash deploy/check.sh
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-deploy deploy/.tools .pytest_cache .ruff_cache

@@ -125,14 +125,15 @@ class Settings:
         if self.at_callback_token == DEVELOPMENT_CALLBACK_TOKEN:
             raise ConfigurationError("AT_CALLBACK_TOKEN must be a secret of your own, not the "
                                      "development value, when APP_ENV=production.")
-        for setting in fields(self):
-            name = setting.metadata["env"]
-            if name in DEVELOPMENT_SECRETS:
-                value = getattr(self, setting.name)
-                if not value or value == DEVELOPMENT_SECRETS[name]:
-                    raise ConfigurationError(
-                        f"{name} must be set to a secret of your own when APP_ENV=production."
-                    )
+        unsafe = [
+            setting.metadata["env"] for setting in fields(self)
+            if setting.metadata["env"] in DEVELOPMENT_SECRETS
+            and getattr(self, setting.name) in {"", DEVELOPMENT_SECRETS[setting.metadata["env"]]}
+        ]
+        if unsafe:
+            raise ConfigurationError(
+                f"{', '.join(unsafe)} must be set to secrets of your own when "
+                "APP_ENV=production.")
 
 
 def _convert(name: str, raw: str, kind: Any) -> Any:

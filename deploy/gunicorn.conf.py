@@ -14,7 +14,7 @@ GUNICORN_GRACEFUL_TIMEOUT  seconds to finish requests on SIGTERM    30
 GUNICORN_KEEPALIVE         seconds to hold an idle connection       5
 GUNICORN_MAX_REQUESTS      recycle a worker after N requests (0=no) 0
 FORWARDED_ALLOW_IPS        proxies trusted for X-Forwarded-Proto    127.0.0.1,::1
-GUNICORN_ACCESS_LOG        access log file, "-" = stdout, "" = off  -
+GUNICORN_ACCESS_LOG        access log file, "-" = stdout, "" = off  "" (off)
 GUNICORN_LOG_LEVEL         gunicorn's own log level                 info
 GUNICORN_RELOAD            restart workers on code changes (dev)    false
 GUNICORN_CONTROL_SOCKET    enable gunicornc's control socket        false
@@ -95,7 +95,8 @@ if os.path.isdir(_SHM):
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "").strip() or "127.0.0.1,::1"
 
 # --- Logging --------------------------------------------------------------------------
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
+# Off by default: the app logs one line per request itself, with its request id.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info").strip().lower() or "info"
 # Remote address, time, request line, status, bytes, duration (ms), referrer, user agent

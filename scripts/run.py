@@ -35,8 +35,6 @@ def main() -> int:
     (ROOT / "instance").mkdir(exist_ok=True)
     subprocess.run([BIN / "flask", "--app", "app", "migrate"], check=True, cwd=ROOT, env=env)
 
-    # The app logs one line per request with its request id; gunicorn's would repeat it.
-    env.setdefault("GUNICORN_ACCESS_LOG", "")
     local_provider = start_local_oidc_provider(env)
     commands = {
         "web": [BIN / "gunicorn", "--config", ROOT / "deploy" / "gunicorn.conf.py",

@@ -43,3 +43,8 @@ def test_numbers_are_checked():
 def test_africas_talking_needs_credentials():
     with pytest.raises(ConfigurationError, match="AT_API_KEY"):
         Settings.from_env({"SMS_BACKEND": "africastalking"})
+
+
+def test_production_names_every_missing_secret_at_once():
+    with pytest.raises(ConfigurationError, match="SECRET_KEY, JWT_SECRET_KEY, ADMIN_API_KEY"):
+        Settings.from_env({"APP_ENV": "production"})

@@ -29,8 +29,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ANSIBLE_DIR = HERE.parent
-PASSWORD = "s3cr3t-db-password-0123456789"  # noqa: S105 (test value)
-SECRET_KEY = "test-secret-key-0123456789abcdef"  # noqa: S105 (test value)
+# Test values only.
+PASSWORD = "s3cr3t-db-password-0123456789"  # noqa: S105  # pragma: allowlist secret
+SECRET_KEY = "test-secret-key-0123456789abcdef"  # noqa: S105  # pragma: allowlist secret
 
 FAKE_DOCKER = r"""#!/usr/bin/env bash
 # Stand-in for `docker`: logs its arguments and keeps a little state in $FAKE_STATE.
@@ -88,7 +89,9 @@ def main(playbook_bin: str) -> int:
         inventory.write_text("app:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
         port = server.server_address[1]
 
-        def run(tag: str, *, playbook: str = "tests/app_role.yml", **extra: object) -> tuple[int, str]:
+        def run(
+            tag: str, *, playbook: str = "tests/app_role.yml", **extra: object
+        ) -> tuple[int, str]:
             variables = {
                 "ansible_python_interpreter": sys.executable,
                 "app_dir": str(app_dir),
@@ -99,8 +102,8 @@ def main(playbook_bin: str) -> int:
                 "app_readiness_retries": 2,
                 "app_readiness_delay": 0,
                 "vault_secret_key": SECRET_KEY,
-                "vault_jwt_secret_key": "test-jwt-key-0123456789abcdef",
-                "vault_admin_api_key": "test-admin-key",
+                "vault_jwt_secret_key": "test-jwt-key-0123456789abcdef",  # pragma: allowlist secret
+                "vault_admin_api_key": "test-admin-key",  # pragma: allowlist secret
                 "vault_database_password": PASSWORD,
                 **extra,
             }
@@ -117,7 +120,16 @@ def main(playbook_bin: str) -> int:
                 "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
             }
             result = subprocess.run(  # noqa: S603 (fixed argument list, no shell)
-                [playbook_bin, playbook, "-i", str(inventory), "-e", f"@{vars_file}", "--skip-tags", "app_account"],
+                [
+                    playbook_bin,
+                    playbook,
+                    "-i",
+                    str(inventory),
+                    "-e",
+                    f"@{vars_file}",
+                    "--skip-tags",
+                    "app_account",
+                ],
                 cwd=ANSIBLE_DIR,
                 env=env,
                 capture_output=True,
@@ -147,7 +159,11 @@ def main(playbook_bin: str) -> int:
         # 1. first deploy
         rc, out = run("tag-a")
         expect(rc == 0, "first deploy failed", out)
-        expect(recorded("current") == "tag-a" and recorded("previous") == "", "tags after first deploy", out)
+        expect(
+            recorded("current") == "tag-a" and recorded("previous") == "",
+            "tags after first deploy",
+            out,
+        )
         env_file = app_dir / ".env"
         expect(stat.S_IMODE(env_file.stat().st_mode) == 0o600, "the env file must be 0600")
         env_text = env_file.read_text()
@@ -160,7 +176,10 @@ def main(playbook_bin: str) -> int:
         )
         expect("COMPOSE_PROFILES='localdb'" in env_text, "localdb profile missing", env_text)
         expect("\nAT_API_KEY=" not in env_text, "empty secrets must be left out", env_text)
-        expect((app_dir / "compose.yaml").exists() and (app_dir / "Caddyfile").exists(), "files missing")
+        expect(
+            (app_dir / "compose.yaml").exists() and (app_dir / "Caddyfile").exists(),
+            "files missing",
+        )
 
         # 2. idempotence
         rc, out = run("tag-a")
@@ -169,16 +188,25 @@ def main(playbook_bin: str) -> int:
         # 3. new release
         rc, out = run("tag-b")
         expect(rc == 0, "second release failed", out)
-        expect(recorded("current") == "tag-b" and recorded("previous") == "tag-a", "tags after B", out)
+        expect(
+            recorded("current") == "tag-b" and recorded("previous") == "tag-a", "tags after B", out
+        )
 
         # 4. rollback (rollback.yml sets app_rollback)
         calls_before = (state / "calls").read_text().count("\n")
         rc, out = run("tag-b", playbook="rollback.yml", app_rollback=True)
         expect(rc == 0, "rollback failed", out)
-        expect(recorded("current") == "tag-a" and recorded("previous") == "tag-b", "tags after rollback", out)
+        expect(
+            recorded("current") == "tag-a" and recorded("previous") == "tag-b",
+            "tags after rollback",
+            out,
+        )
         new_calls = (state / "calls").read_text().splitlines()[calls_before:]
         ups = [call for call in new_calls if call.startswith("compose up")]
-        expect(ups == ["compose up --detach --no-deps web worker"], f"rollback must skip migrate: {ups}")
+        expect(
+            ups == ["compose up --detach --no-deps web worker"],
+            f"rollback must skip migrate: {ups}",
+        )
 
         # 5. a release that never becomes ready is rolled back automatically
         rc, out = run("never-ready")
@@ -194,7 +222,10 @@ def main(playbook_bin: str) -> int:
         expect(recorded("current") == "tag-a", "nothing may change without the secrets", out)
 
         server.shutdown()
-    print("app role: 6 scenarios passed (deploy, idempotence, upgrade, rollback, auto-rollback, missing secret)")
+    print(
+        "app role: 6 scenarios passed "
+        "(deploy, idempotence, upgrade, rollback, auto-rollback, missing secret)"
+    )
     return 0
 
 

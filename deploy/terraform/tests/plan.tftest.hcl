@@ -24,7 +24,7 @@ mock_provider "aws" {
 
 variables {
   ssh_allowed_cidrs = ["198.51.100.0/24"]
-  image_tag         = "0123456789abcdef0123456789abcdef01234567"
+  image_tag         = "1111111111111111111111111111111111111111"
 }
 
 run "container_database_by_default" {
@@ -76,7 +76,7 @@ run "rds_when_requested" {
 
   variables {
     use_rds     = true
-    db_password = "0123456789abcdef0123456789abcdef"
+    db_password = "test-password-of-32-characters!!" # pragma: allowlist secret
   }
 
   assert {
