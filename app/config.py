@@ -56,6 +56,7 @@ class Settings:
     log_format: str = field(default="text", metadata=_env("LOG_FORMAT"))
     log_level: str = field(default="INFO", metadata=_env("LOG_LEVEL"))
     trust_proxy: bool = field(default=False, metadata=_env("TRUST_PROXY"))
+    metrics_enabled: bool = field(default=False, metadata=_env("METRICS_ENABLED"))
     # SMS: "console" prints messages; "africastalking" sends them.
     sms_backend: str = field(default="console", metadata=_env("SMS_BACKEND"))
     at_username: str = field(default="sandbox", metadata=_env("AT_USERNAME"))

@@ -142,3 +142,21 @@ def on_starting(server: Any) -> None:
         graceful_timeout,
         ",".join(bind),
     )
+
+
+def when_ready(server: Any) -> None:
+    """Start the Prometheus multiprocess directory empty: old workers' counts are stale."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            if name.endswith(".db"):
+                os.remove(os.path.join(directory, name))
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Drop a dead worker's live gauges from the Prometheus multiprocess directory."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -21,6 +21,7 @@ from app.entrypoints.api.errors import (
 from app.entrypoints.api.parsing import UnreadableBody, read_body
 from app.entrypoints.api.tokens import configure_jwt
 from app.entrypoints.dependencies import EXTENSION_KEY
+from app.entrypoints.metrics import install_metrics
 from app.entrypoints.observability import configure_logging, install_request_logging
 from app.entrypoints.security_headers import install_security_headers
 from app.entrypoints.web import init_web
@@ -64,6 +65,8 @@ def build_app(deps: Services) -> Flask:
     configure_logging(settings)
     install_request_logging(app)
     install_security_headers(app, production=settings.is_production)
+    if settings.metrics_enabled:
+        install_metrics(app)
     configure_jwt(app)
 
     api = ServiceApi(app, spec_kwargs={"components": {"schemas": {}}})
