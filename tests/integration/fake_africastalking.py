@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import itertools
 import json
-import socket
-import sys
 import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Self, cast
 from urllib.parse import parse_qsl
+
+from tests.integration.loopback import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class FakeAfricasTalking:
         self._otherwise = otherwise
         self._lock = threading.Lock()
         self._closing = threading.Event()
-        self._server = _Server(self)
+        self._server = LoopbackServer(self, _Handler)
         # A short poll interval lets shutdown() return at once rather than in half a second.
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
@@ -141,18 +141,6 @@ class FakeAfricasTalking:
         self._closing.wait(seconds)
 
 
-class _Server(ThreadingHTTPServer):
-    def __init__(self, fake: FakeAfricasTalking) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.fake = fake
-
-    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket],
-                     client_address: object) -> None:
-        # A client that timed out has closed its end, so writing the late answer fails.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so the client's connection pool is exercised
     # Headers and body go out in two writes; with Nagle on, the body would wait for the
@@ -160,7 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def do_POST(self) -> None:
-        fake = cast(_Server, self.server).fake
+        fake = cast(LoopbackServer, self.server).fake
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode()
         answer = fake._answer(RecordedRequest(

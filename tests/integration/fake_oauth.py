@@ -16,14 +16,14 @@ import base64
 import hashlib
 import json
 import secrets
-import socket
-import sys
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Self, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from tests.integration.loopback import LoopbackServer
 
 CLIENT_ID = "fake-client-id"
 CLIENT_SECRET = "fake-client-secret"
@@ -46,7 +46,7 @@ class FakeOAuthServer:
         self._grants: dict[str, _Grant] = {}
         self._tokens: set[str] = set()
         self._closing = threading.Event()
-        self._server = _Server(self)
+        self._server = LoopbackServer(self, _Handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
 
@@ -179,24 +179,12 @@ def _s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-class _Server(ThreadingHTTPServer):
-    def __init__(self, fake: FakeOAuthServer) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.fake = fake
-
-    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket],
-                     client_address: object) -> None:
-        # A client that timed out has closed its end, so writing the late answer fails.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     @property
     def fake(self) -> FakeOAuthServer:
-        return cast(_Server, self.server).fake
+        return cast(LoopbackServer, self.server).fake
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
