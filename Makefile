@@ -23,6 +23,7 @@ test: $(INSTALLED)
 lint: $(INSTALLED)
 	$(BIN)/ruff check app tests scripts
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # Benchmarks (bench/run.py): PostgreSQL at 127.0.0.1:5432 and wrk (Debian package) needed.
 $(VENV)/.bench-installed: $(INSTALLED) setup.cfg

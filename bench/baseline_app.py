@@ -1,9 +1,9 @@
 """The baseline: a bare Flask + SQLAlchemy app answering the benchmarked endpoints.
 
-It runs the SQL a hand-written endpoint needs to give the service's answer (the same page
-and count queries, one look-up per thing it needs) with no validation, no auth, no layers
-and no ORM: text statements on a plain engine, rows straight to JSON. Served by the same
-gunicorn command and settings as the service:
+It runs the service's SQL for each endpoint, in the same query shapes (when the service's
+queries change, these follow), one look-up per thing it needs, with no validation, no
+auth, no layers and no ORM: text statements on a plain engine, rows straight to JSON.
+Served by the same gunicorn command and settings as the service:
 
     gunicorn --config deploy/gunicorn.conf.py 'bench.baseline_app:create_app()'
 
@@ -27,31 +27,44 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, request
 from sqlalchemy import create_engine, text
 
+# An order comes with the state of the SMS that announced it, as the service's orders do.
 ORDER_COLUMNS = ("orders.id, orders.customer_id, orders.customer_code, orders.item, "
                  "orders.amount, orders.currency, orders.status, orders.created_at, "
-                 "orders.confirmed_at")
-ORDER_BY_ID = text(f"SELECT {ORDER_COLUMNS} FROM orders WHERE orders.id = :id")
-ORDERS_PAGE = text(f"SELECT {ORDER_COLUMNS} FROM orders ORDER BY orders.created_at DESC, "
-                   "orders.id DESC LIMIT :limit OFFSET :offset")
+                 "orders.confirmed_at, sms_outbox.status AS sms_status, sms_outbox.attempts, "
+                 "sms_outbox.last_error, sms_outbox.sent_at")
+ORDERS = ("orders LEFT OUTER JOIN sms_outbox ON sms_outbox.order_id = orders.id "
+          "AND sms_outbox.kind = 'order_placed'")
+ORDER_BY_ID = text(f"SELECT {ORDER_COLUMNS} FROM {ORDERS} WHERE orders.id = :id")
+ORDER_REPLIES = text("SELECT id, sender, text, received_at, outcome FROM incoming_sms "
+                     "WHERE order_id = :id ORDER BY received_at, id")
+NEWEST_FIRST = "ORDER BY orders.created_at DESC, orders.id DESC"
+# A page is picked by id from an index, then joined; the total rides along as a subquery.
+ORDERS_PAGE = text(
+    f"SELECT {ORDER_COLUMNS}, (SELECT count(*) FROM orders) AS total FROM (SELECT orders.id "
+    f"FROM orders {NEWEST_FIRST} LIMIT :limit OFFSET :offset) AS picked JOIN {ORDERS} "
+    f"ON orders.id = picked.id {NEWEST_FIRST}")
 ORDERS_COUNT = text("SELECT count(*) FROM orders")
 CUSTOMER_ORDERS_PAGE = text(
-    f"SELECT {ORDER_COLUMNS} FROM orders WHERE orders.customer_id = :customer_id "
-    "ORDER BY orders.created_at DESC, orders.id DESC LIMIT :limit OFFSET :offset")
+    f"SELECT {ORDER_COLUMNS}, (SELECT count(*) FROM orders WHERE customer_id = :customer_id) "
+    "AS total FROM (SELECT orders.id FROM orders WHERE orders.customer_id = :customer_id "
+    f"{NEWEST_FIRST} LIMIT :limit OFFSET :offset) AS picked JOIN {ORDERS} "
+    f"ON orders.id = picked.id {NEWEST_FIRST}")
 CUSTOMER_ORDERS_COUNT = text("SELECT count(*) FROM orders WHERE orders.customer_id = :customer_id")
 CUSTOMER_COLUMNS = ("customers.id, customers.code, customers.user_id, users.name, users.email, "
                     "users.phone_number, customers.created_at")
 CUSTOMER_BY_CODE = text(f"SELECT {CUSTOMER_COLUMNS} FROM customers JOIN users "
                         "ON users.id = customers.user_id WHERE customers.code = :code")
-CUSTOMERS_PAGE = text(f"SELECT {CUSTOMER_COLUMNS} FROM customers JOIN users "
-                      "ON users.id = customers.user_id ORDER BY customers.created_at DESC, "
-                      "customers.id DESC LIMIT :limit OFFSET :offset")
+CUSTOMERS_PAGE = text(f"SELECT {CUSTOMER_COLUMNS}, (SELECT count(*) FROM customers) AS total "
+                      "FROM customers JOIN users ON users.id = customers.user_id "
+                      "ORDER BY customers.created_at DESC, customers.id DESC "
+                      "LIMIT :limit OFFSET :offset")
 CUSTOMERS_COUNT = text("SELECT count(*) FROM customers")
 USERS_PAGE = text(
     "SELECT users.id, users.email, users.name, users.role, users.phone_number, "
-    "users.created_at, customers.code FROM users LEFT OUTER JOIN customers "
-    "ON customers.user_id = users.id ORDER BY users.created_at DESC, users.id DESC "
-    "LIMIT :limit OFFSET :offset")
-USERS_IDENTITIES = text("SELECT user_id, provider FROM identities WHERE user_id = ANY(:ids)")
+    "users.created_at, customers.code, (SELECT string_agg(provider, ',') FROM identities "
+    "WHERE identities.user_id = users.id) AS providers, (SELECT count(*) FROM users) AS total "
+    "FROM users LEFT OUTER JOIN customers ON customers.user_id = users.id "
+    "ORDER BY users.created_at DESC, users.id DESC LIMIT :limit OFFSET :offset")
 USERS_COUNT = text("SELECT count(*) FROM users")
 USER_BY_EMAIL = text("SELECT id, email, role, password_hash FROM users WHERE email = :email")
 INSERT_ORDER = text(
@@ -77,7 +90,10 @@ def _order(row: Any) -> dict[str, Any]:
     return {"id": str(row.id), "customer_id": str(row.customer_id),
             "customer_code": row.customer_code, "item": row.item,
             "amount": f"{row.amount:.2f}", "currency": row.currency, "status": row.status,
-            "created_at": _time(row.created_at), "confirmed_at": _time(row.confirmed_at)}
+            "created_at": _time(row.created_at), "confirmed_at": _time(row.confirmed_at),
+            "notification": None if row.sms_status is None else {
+                "status": row.sms_status, "attempts": row.attempts,
+                "last_error": row.last_error, "sent_at": _time(row.sent_at)}}
 
 
 def _customer(row: Any) -> dict[str, Any]:
@@ -121,9 +137,12 @@ def create_app() -> Flask:
     def get_order(order_id: str) -> Any:
         with engine.connect() as connection:
             row = connection.execute(ORDER_BY_ID, {"id": order_id}).first()
-        if row is None:
-            return {"error": "Order not found.", "code": "order_not_found"}, 404
-        return {"order": _order(row)}
+            if row is None:
+                return {"error": "Order not found.", "code": "order_not_found"}, 404
+            replies = connection.execute(ORDER_REPLIES, {"id": order_id}).all()
+        return {"order": {**_order(row), "replies": [
+            {"id": str(r.id), "sender": r.sender, "text": r.text,
+             "received_at": _time(r.received_at), "outcome": r.outcome} for r in replies]}}
 
     @app.post("/api/orders/create/")
     def create_order() -> Any:
@@ -147,7 +166,9 @@ def create_app() -> Flask:
         placed = {"id": str(order_id), "customer_id": str(customer.id),
                   "customer_code": customer.code, "item": body["item"],
                   "amount": f"{float(body['amount']):.2f}", "currency": "KES",
-                  "status": "pending", "created_at": _time(now), "confirmed_at": None}
+                  "status": "pending", "created_at": _time(now), "confirmed_at": None,
+                  "notification": {"status": "queued", "attempts": 0, "last_error": None,
+                                   "sent_at": None}}
         return {"order": placed, "notification": {"id": str(sms_id), "status": "queued"}}, 201
 
     @app.route("/api/orders/all-orders/", methods=["GET", "POST"])
@@ -156,7 +177,7 @@ def create_app() -> Flask:
         with engine.connect() as connection:
             rows = connection.execute(ORDERS_PAGE, {"limit": per_page,
                                                     "offset": (page - 1) * per_page}).all()
-            total = connection.execute(ORDERS_COUNT).scalar_one()
+            total = rows[0].total if rows else connection.execute(ORDERS_COUNT).scalar_one()
         return _page("orders", [_order(r) for r in rows], page, per_page, total)
 
     @app.route("/api/orders/customer/all-orders/", methods=["GET", "POST"])
@@ -171,7 +192,8 @@ def create_app() -> Flask:
             params = {"customer_id": customer.id, "limit": per_page,
                       "offset": (page - 1) * per_page}
             rows = connection.execute(CUSTOMER_ORDERS_PAGE, params).all()
-            total = connection.execute(CUSTOMER_ORDERS_COUNT, params).scalar_one()
+            total = rows[0].total if rows else \
+                connection.execute(CUSTOMER_ORDERS_COUNT, params).scalar_one()
         return {"customer": _customer(customer),
                 **_page("orders", [_order(r) for r in rows], page, per_page, total)}
 
@@ -181,13 +203,10 @@ def create_app() -> Flask:
         with engine.connect() as connection:
             rows = connection.execute(USERS_PAGE, {"limit": per_page,
                                                    "offset": (page - 1) * per_page}).all()
-            providers: dict[Any, set[str]] = {r.id: set() for r in rows}
-            for user_id, provider in connection.execute(USERS_IDENTITIES,
-                                                        {"ids": list(providers)}):
-                providers[user_id].add(provider)
-            total = connection.execute(USERS_COUNT).scalar_one()
+            total = rows[0].total if rows else connection.execute(USERS_COUNT).scalar_one()
         users = [{"id": str(r.id), "email": r.email, "name": r.name, "role": r.role,
-                  "phone_number": r.phone_number, "providers": sorted(providers[r.id]),
+                  "phone_number": r.phone_number,
+                  "providers": sorted(set(r.providers.split(","))) if r.providers else [],
                   "customer_code": r.code, "created_at": _time(r.created_at)} for r in rows]
         return _page("users", users, page, per_page, total)
 
@@ -197,7 +216,7 @@ def create_app() -> Flask:
         with engine.connect() as connection:
             rows = connection.execute(CUSTOMERS_PAGE, {"limit": per_page,
                                                        "offset": (page - 1) * per_page}).all()
-            total = connection.execute(CUSTOMERS_COUNT).scalar_one()
+            total = rows[0].total if rows else connection.execute(CUSTOMERS_COUNT).scalar_one()
         return _page("customers", [_customer(r) for r in rows], page, per_page, total)
 
     @app.post("/api/auth/login/")

@@ -16,6 +16,7 @@ is ``bench: worst ratio to baseline <r> (<scenario>)``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -83,11 +84,14 @@ class Mode:
     warmup: float
     connections: int
     profile: int
+    rounds: int
 
 
 MODES = {
-    "quick": Mode("quick", (10_000, 100_000), seconds=3, warmup=2, connections=8, profile=0),
-    "full": Mode("full", (10_000, 1_000_000), seconds=10, warmup=3, connections=8, profile=3),
+    "quick": Mode("quick", (10_000, 100_000), seconds=2, warmup=1, connections=8, profile=0,
+                  rounds=1),
+    "full": Mode("full", (10_000, 1_000_000), seconds=12, warmup=3, connections=8, profile=3,
+                 rounds=2),
 }
 
 
@@ -103,14 +107,15 @@ def main() -> int:
     options = parser.parse_args()
     mode = MODES["quick" if options.quick else "full"]
     if options.seconds:
-        mode = Mode(mode.name, mode.sizes, options.seconds, mode.warmup, mode.connections,
-                    mode.profile)
+        mode = dataclasses.replace(mode, seconds=options.seconds)
     profile_count = mode.profile if options.profile is None else options.profile
     wrk.require_wrk()
     started = time.perf_counter()
+    load_at_start = os.getloadavg()[0]
     keys = servers.Secrets.generate()
     report = Report(mode.name)
     scenarios = [s for s in SCENARIOS if options.only.lower() in s.name.lower()]
+    name = f"{dt.date.today():%Y-%m-%d}-{mode.name}{'-' + options.label if options.label else ''}"
     for index, size in enumerate(mode.sizes):
         chosen = scenarios if index == 0 else [s for s in scenarios if s.listing]
         if not chosen:
@@ -123,13 +128,12 @@ def main() -> int:
                 _count_statements(report, dataset, keys, chosen)
             _serve_and_load(report, dataset, keys, mode, chosen, index == 0 and not options.only)
             if index == len(mode.sizes) - 1 and profile_count:
-                _profile(report, dataset, keys, mode, profile_count)
-    _describe(report, mode, keys, time.perf_counter() - started)
+                _profile(report, dataset, profile_count, name)
+    _describe(report, mode, keys, time.perf_counter() - started, load_at_start)
     text = report.markdown()
     ratio, where = report.worst()
     final = f"bench: worst ratio to baseline {ratio:.2f} ({where})"
     RESULTS.mkdir(exist_ok=True)
-    name = f"{dt.date.today():%Y-%m-%d}-{mode.name}{'-' + options.label if options.label else ''}"
     (RESULTS / f"{name}.md").write_text(text + "\n" + final + "\n")
     print(text)
     print(f"(written to {RESULTS / (name + '.md')})")
@@ -181,14 +185,25 @@ def _serve_and_load(report: Report, dataset: Dataset, keys: servers.Secrets, mod
         for scenario in scenarios:
             requests = scenario.requests(dataset)
             _log(f"{scenario.name} @ {dataset.orders:,}")
-            ours = wrk.run(service, requests, seconds=mode.seconds,
-                           connections=mode.connections, token=token)
-            theirs = wrk.run(baseline, requests, seconds=mode.seconds,
-                             connections=mode.connections, token=token)
+            ours, theirs = _rounds(service, baseline, requests, mode, token)
             report.measurements.append(Measurement(scenario.name, dataset.orders, ours, theirs,
                                                    listing=scenario.listing))
         if with_worker:
             _worker_scenarios(report, dataset, mode, service, service_env, token)
+
+
+def _rounds(service: str, baseline: str, requests: list[Request], mode: Mode,
+            token: str) -> tuple[wrk.Result, wrk.Result]:
+    """Service and baseline in alternating rounds (S B, B S, ...), so that a change in the
+    machine's background load during the run weighs on both alike."""
+    ours: list[wrk.Result] = []
+    theirs: list[wrk.Result] = []
+    for round_ in range(mode.rounds):
+        order = [(service, ours), (baseline, theirs)]
+        for url, results in order if round_ % 2 == 0 else order[::-1]:
+            results.append(wrk.run(url, requests, seconds=mode.seconds / mode.rounds,
+                                   connections=mode.connections, token=token))
+    return wrk.combine(ours), wrk.combine(theirs)
 
 
 def _worker_scenarios(report: Report, dataset: Dataset, mode: Mode, service: str,
@@ -201,17 +216,25 @@ def _worker_scenarios(report: Report, dataset: Dataset, mode: Mode, service: str
     baseline = next((m.baseline for m in report.measurements
                      if m.scenario == "create an order"), None)
     requests = _create(dataset)
-    for delay, name in WORKER_SCENARIOS:
-        _log(name)
-        _settle_outbox(dataset)
-        with servers.fake_gateway(delay) as gateway, servers.sms_worker(service_env, gateway):
-            result = wrk.run(service, requests, seconds=mode.seconds,
-                             connections=mode.connections, token=token)
-            sent = servers.gateway_sent(gateway)
-        queued = _queued(dataset)
+    results: dict[str, list[wrk.Result]] = {name: [] for _, name in WORKER_SCENARIOS}
+    sent = dict.fromkeys(results, 0)
+    queued = dict.fromkeys(results, 0)
+    # Alternating rounds (0 ms, 2 s, then 2 s, 0 ms, ...), as for service and baseline.
+    for round_ in range(mode.rounds):
+        for delay, name in WORKER_SCENARIOS if round_ % 2 == 0 else WORKER_SCENARIOS[::-1]:
+            _log(name)
+            _settle_outbox(dataset)
+            with servers.fake_gateway(delay) as gateway, \
+                    servers.sms_worker(service_env, gateway):
+                results[name].append(wrk.run(service, requests,
+                                             seconds=mode.seconds / mode.rounds,
+                                             connections=mode.connections, token=token))
+                sent[name] += servers.gateway_sent(gateway)
+            queued[name] += _queued(dataset)
+    for _, name in WORKER_SCENARIOS:
         report.measurements.append(Measurement(
-            name, dataset.orders, result, baseline,
-            note=f"{sent:,} SMS sent meanwhile, {queued:,} still queued"))
+            name, dataset.orders, wrk.combine(results[name]), baseline,
+            note=f"{sent[name]:,} SMS sent meanwhile, {queued[name]:,} left queued"))
 
 
 def _settle_outbox(dataset: Dataset) -> None:
@@ -227,8 +250,7 @@ def _queued(dataset: Dataset) -> int:
         return int(row[0]) if row else 0
 
 
-def _profile(report: Report, dataset: Dataset, keys: servers.Secrets, mode: Mode,
-             count: int) -> None:
+def _profile(report: Report, dataset: Dataset, count: int, prefix: str) -> None:
     at_size = [m for m in report.measurements if m.ratio is not None
                and m.orders == dataset.orders and "gateway" not in m.scenario]
     worst = sorted(at_size, key=lambda m: m.ratio or 0)[:count]
@@ -244,14 +266,15 @@ def _profile(report: Report, dataset: Dataset, keys: servers.Secrets, mode: Mode
         repeat = 20 if "login" in scenario.name else 300
         text = inprocess.profile(service, scenario.requests(dataset), token, repeat=repeat)
         slug = "".join(c if c.isalnum() else "-" for c in scenario.name.lower()).strip("-")
-        path = RESULTS / f"{dt.date.today():%Y-%m-%d}-{mode.name}-profile-{slug}.txt"
+        path = RESULTS / f"{prefix}-profile-{slug}.txt"
         path.write_text(f"# pyinstrument, {repeat} requests of '{scenario.name}' at "
                         f"{dataset.orders:,} orders, Flask test client\n\n{text}")
         report.notes.append(f"profile of '{scenario.name}' ({measurement.ratio:.2f} of "
                             f"baseline): bench/results/{path.name}")
 
 
-def _describe(report: Report, mode: Mode, keys: servers.Secrets, seconds: float) -> None:
+def _describe(report: Report, mode: Mode, keys: servers.Secrets, seconds: float,
+              load_at_start: float) -> None:
     env = servers.production_env("postgresql+psycopg://", keys, 0)
     gunicorn = servers.gunicorn_settings(env)
     with psycopg.connect(SERVER) as db:
@@ -271,8 +294,9 @@ def _describe(report: Report, mode: Mode, keys: servers.Secrets, seconds: float)
         f"{gunicorn['threads']} threads ({gunicorn['worker_class']}), access log off, "
         "LOG_LEVEL=WARNING, APP_ENV=production with secrets generated for the run; the "
         "baseline under the same command and settings",
-        f"- load: wrk, 1 thread, {mode.connections} connections, {mode.seconds:g} s per run "
-        f"after a {mode.warmup:g} s warm-up, from a separate process, 127.0.0.1 only",
+        f"- load: wrk, 1 thread, {mode.connections} connections, {mode.seconds:g} s per "
+        f"scenario and server in {mode.rounds} alternating round(s), after a {mode.warmup:g} s "
+        "warm-up, from a separate process, 127.0.0.1 only; p50/p99 are means over rounds",
         f"- data: users, identities, customers (1 per 20 orders), orders over two years "
         f"(85 % confirmed), an outbox row per SMS; sizes {', '.join(map(str, mode.sizes))}",
         f"- LOGIN_RATE_LIMIT={servers.LOGIN_RATE_LIMIT} so that login measures logins, "
@@ -281,6 +305,13 @@ def _describe(report: Report, mode: Mode, keys: servers.Secrets, seconds: float)
         f"verification in one process, so at most {os.cpu_count() / argon:.0f} logins/s on "
         f"{os.cpu_count()} cores for any framework",
         f"- packages: {versions}",
+        f"- 1-minute load average {load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} "
+        "at the end: whatever else runs on this machine shares its CPUs, hence the rounds",
+        "- ratio = service req/s / baseline req/s, same requests, same run. The baseline runs "
+        "the service's SQL in the same shapes, so the ratio is the cost of the framework and "
+        "the layers; query-shape changes show in req/s and in cost growth. The SMS worker "
+        "scenarios are compared with the baseline's plain create-order (it has no worker)",
+        "- cost x = req/s at the small size / req/s at the large size (1.00: the same cost)",
     ]
 
 

@@ -80,3 +80,17 @@ def run(base_url: str, requests: list[Request], *, seconds: float, connections: 
         p90_ms=data["p90_us"] / 1000,
         p99_ms=data["p99_us"] / 1000,
     )
+
+
+def combine(results: list[Result]) -> Result:
+    """Rounds of the same scenario as one: counts add up, percentiles are averaged."""
+    n = len(results)
+    return Result(
+        requests=sum(r.requests for r in results),
+        seconds=sum(r.seconds for r in results),
+        non_2xx=sum(r.non_2xx for r in results),
+        socket_errors=sum(r.socket_errors for r in results),
+        p50_ms=sum(r.p50_ms for r in results) / n,
+        p90_ms=sum(r.p90_ms for r in results) / n,
+        p99_ms=sum(r.p99_ms for r in results) / n,
+    )

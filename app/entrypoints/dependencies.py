@@ -10,4 +10,4 @@ EXTENSION_KEY = "customer_order_service"
 
 
 def services(app: Flask | None = None) -> Services:
-    return (app or current_app).extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+    return (app or current_app).extensions[EXTENSION_KEY]

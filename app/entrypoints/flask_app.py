@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
 from flask_limiter import Limiter
@@ -41,7 +42,7 @@ class ServiceApi(Api):
     # undocumented status.
     DEFAULT_ERROR_RESPONSE_NAME = None
 
-    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+    def handle_http_exception(self, error: HTTPException) -> Response:
         return http_exception_response(error)
 
 
@@ -88,7 +89,7 @@ def _limit_logins(app: Flask, rate: str, storage_uri: str) -> None:
     limiter = Limiter(get_remote_address, app=app, storage_uri=storage_uri,
                       default_limits=[], headers_enabled=True)
     endpoint = "auth.Login"
-    view = app.view_functions[endpoint]
+    view: Callable[..., Any] = app.view_functions[endpoint]
     per_email = limiter.limit(rate, key_func=_login_email, scope="login-email")
     per_address = limiter.limit(rate, scope="login-address")
     app.view_functions[endpoint] = per_address(per_email(view))

@@ -73,7 +73,8 @@ def confirm_order(customer_code: str, order_id: str, *, uow: UnitOfWork, clock: 
     code = _customer_code(customer_code)
     with uow:
         customer, user = _customer_and_user(code, uow)
-        order = _order(order_id, uow)
+        # Locked: of two confirmations at once, the second waits, then sees a confirmed order.
+        order = _order(order_id, uow, for_update=True)
         if order.customer_id != customer.id:
             raise OrderNotFound()
         order.confirm(at=clock())
@@ -175,9 +176,9 @@ def _uuid(raw: str) -> UUID | None:
         return None
 
 
-def _order(raw_id: str, uow: UnitOfWork) -> Order:
+def _order(raw_id: str, uow: UnitOfWork, *, for_update: bool = False) -> Order:
     order_id = _uuid(raw_id)
-    order = uow.orders.get(order_id) if order_id else None
+    order = uow.orders.get(order_id, for_update=for_update) if order_id else None
     if order is None:
         raise OrderNotFound()
     return order

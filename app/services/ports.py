@@ -75,7 +75,9 @@ class OrderRepository(abc.ABC):
     def add(self, order: Order) -> None: ...
 
     @abc.abstractmethod
-    def get(self, order_id: UUID) -> Order | None: ...
+    def get(self, order_id: UUID, *, for_update: bool = False) -> Order | None:
+        """The order; ``for_update`` locks it until the transaction ends, so that a concurrent
+        change to it waits for this one and then sees its outcome."""
 
     @abc.abstractmethod
     def save(self, order: Order) -> None:

@@ -8,7 +8,7 @@ were ever written.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVarTuple
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, Select, func, select, true
@@ -32,6 +32,9 @@ from app.domain.values import CustomerCode, Email, Money, PhoneNumber
 from app.services import ports
 from app.services.views import CustomerView, Page, PageRequest, UserView
 
+# Whatever a query selects: helpers that add clauses keep it.
+Columns = TypeVarTuple("Columns")
+
 
 def _count(session: Session, row_type: type[Any], *conditions: ColumnElement[bool]) -> int:
     return session.scalar(select(func.count()).select_from(row_type).where(*conditions)) or 0
@@ -39,7 +42,7 @@ def _count(session: Session, row_type: type[Any], *conditions: ColumnElement[boo
 
 def _page_with_total(
     session: Session,
-    page: Select[Any],
+    page: Select[*Columns],
     request: PageRequest,
     row_type: type[Any],
     *conditions: ColumnElement[bool],
@@ -303,7 +306,7 @@ class SqlAlchemyOrderRepository(ports.OrderRepository):
         )
 
 
-def _with_notification(query: Select[Any]) -> Select[Any]:
+def _with_notification(query: Select[*Columns]) -> Select[*Columns]:
     """Join each order to the SMS that announced it, in the same statement."""
     return query.outerjoin(SmsRow, (SmsRow.order_id == OrderRow.id)
                            & (SmsRow.kind == SmsKind.ORDER_PLACED.value))

@@ -71,7 +71,13 @@ class SqlAlchemyUnitOfWork(ports.UnitOfWork):
         traceback: TracebackType | None,
     ) -> None:
         session, self._session = self._active(), None
-        session.close()  # rolls back whatever was not committed
+        try:
+            session.close()  # rolls back whatever was not committed
+        except SQLAlchemyError as error:
+            # The connection died after the work was done: the server has dropped whatever
+            # was not committed, so what was read or committed stands.
+            if not isinstance(_translate(error), StorageUnavailable):
+                raise
         if isinstance(exc, SQLAlchemyError):
             translated = _translate(exc)
             if translated is not None:

@@ -23,13 +23,12 @@ from app.entrypoints.api.schemas import (
     TokensOut,
     UserEnvelope,
 )
-from app.entrypoints.api.tokens import admin_required, issue_tokens, issued
+from app.entrypoints.api.tokens import ADMIN, admin_required, issue_tokens, issued
 from app.entrypoints.dependencies import services
 from app.services import auth, customers, users
 from app.services.auth import IssuedToken
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Administrators and users")
-ADMIN = [{"bearerAuth": []}]
 
 
 @blp.route("/admin-register/")

@@ -6,6 +6,7 @@ Domain errors map to HTTP here, in one table; views never catch them.
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, g, jsonify
@@ -37,6 +38,20 @@ DOMAIN_ERRORS: dict[type[domain.DomainError], tuple[int, str]] = {
     services.IdempotencyKeyReused: (409, "idempotency_key_reused"),
     domain.PhoneNumberRequired: (422, "phone_number_required"),
 }
+
+def errors_any_operation_may_answer(*, reads_body: bool, authenticated: bool,
+                                    admin_only: bool) -> list[HTTPStatus]:
+    """Error statuses documented once for every operation; a view documents its own (404,
+    409, ...) and a 400 comes with each set of arguments."""
+    statuses = [HTTPStatus.INTERNAL_SERVER_ERROR, HTTPStatus.SERVICE_UNAVAILABLE]
+    if reads_body:
+        statuses.append(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+    if authenticated:
+        statuses.append(HTTPStatus.UNAUTHORIZED)
+    if admin_only:
+        statuses.append(HTTPStatus.FORBIDDEN)
+    return statuses
+
 
 # Codes for errors raised by Flask, werkzeug and the extensions, by status.
 HTTP_CODES = {

@@ -9,12 +9,11 @@ from flask.views import MethodView
 from app.entrypoints.api.paging import page_body, page_request
 from app.entrypoints.api.parsing import Blueprint
 from app.entrypoints.api.schemas import CustomerPageOut, PageIn, UserListIn, UserPageOut
-from app.entrypoints.api.tokens import admin_required
+from app.entrypoints.api.tokens import ADMIN, admin_required
 from app.entrypoints.dependencies import services
 from app.services import customers, users
 
 blp = Blueprint("lookups", __name__, url_prefix="/api/lookup", description="Admin look-ups")
-ADMIN = [{"bearerAuth": []}]
 
 
 def _users(args: dict[str, Any]) -> dict[str, Any]:

@@ -22,13 +22,12 @@ from app.entrypoints.api.schemas import (
     PlacedOrderOut,
     PlaceOrderIn,
 )
-from app.entrypoints.api.tokens import admin_required
+from app.entrypoints.api.tokens import ADMIN, admin_required
 from app.entrypoints.dependencies import services
 from app.services import orders
 from app.services.views import PlacedOrder
 
 blp = Blueprint("orders", __name__, url_prefix="/api/orders", description="Orders")
-ADMIN = [{"bearerAuth": []}]
 
 
 @blp.route("/create/")

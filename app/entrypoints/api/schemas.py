@@ -39,8 +39,8 @@ class Text(fields.String):
 
 
 class StorableText(Schema):
-    """Refuses text no database column can hold (PostgreSQL's text holds no NUL character, and
-    no column holds a lone surrogate, which JSON's ``\\ud800`` escapes can smuggle in)."""
+    """Refuses text no column can hold: NUL (PostgreSQL refuses it) and lone surrogates
+    (JSON's ``\\ud800`` escapes can send them; they have no UTF-8 form)."""
 
     class Meta:
         unknown = EXCLUDE
@@ -79,7 +79,7 @@ class WholeNumber(fields.Integer):
     def _validated(self, value: Any) -> int:
         if isinstance(value, float) and not value.is_integer():
             raise self.make_error("invalid")
-        return super()._validated(value)  # type: ignore[no-any-return]
+        return super()._validated(value)
 
 
 # Requests ----------------------------------------------------------------------------------
@@ -144,7 +144,6 @@ class PlaceOrderIn(Body):
 
 
 class IdempotencyKeyIn(StorableText):
-
     idempotency_key = fields.String(
         data_key="Idempotency-Key", load_default=None, validate=validate.Length(min=1, max=255),
         metadata={"description": "Repeat a creation safely: same key and body, same order"},

@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, g
 from flask_jwt_extended import (
     JWTManager,
     create_access_token,
     create_refresh_token,
+    get_current_user,
     get_jwt,
     jwt_required,
 )
@@ -21,6 +22,9 @@ from app.entrypoints.api.errors import error_response
 from app.entrypoints.dependencies import services
 from app.services import auth
 from app.services.auth import IssuedToken
+
+# The OpenAPI security requirement of every admin operation.
+ADMIN: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -66,16 +70,35 @@ def configure_jwt(app: Flask) -> None:
 
     @jwt.token_in_blocklist_loader
     def is_revoked(header: dict[str, Any], payload: dict[str, Any]) -> bool:
-        return auth.is_token_revoked(payload["jti"], uow=services().uow())
+        return _check(payload).revoked
+
+    @jwt.user_lookup_loader
+    def holder(header: dict[str, Any], payload: dict[str, Any]) -> User | None:
+        return _check(payload).holder
+
+    @jwt.user_lookup_error_loader
+    def no_holder(header: dict[str, Any], payload: dict[str, Any]) -> Response:
+        return refuse("The token is not valid: its user does not exist.", "token_invalid")
+
+
+def _check(payload: dict[str, Any]) -> auth.TokenCheck:
+    """Revocation and holder, looked up once per token and request though asked twice."""
+    checks: dict[str, auth.TokenCheck] = g.setdefault("token_checks", {})
+    jti = payload["jti"]
+    if jti not in checks:
+        checks[jti] = auth.check_token(jti, payload["sub"], uow=services().uow())
+    return checks[jti]
 
 
 def admin_required(view: Callable[P, R]) -> Callable[P, R]:
-    """Only a valid, unrevoked access token whose role claim is ``admin`` gets through."""
+    """Only a valid, unrevoked access token of a user who is an admin, now and when the token
+    was issued (its role claim), gets through."""
 
     @wraps(view)
     @jwt_required()
     def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
-        if get_jwt().get("role") != "admin":
+        holder: User = get_current_user()
+        if get_jwt().get("role") != "admin" or not holder.is_admin:
             return error_response(403, "This needs an administrator's token.",  # type: ignore[return-value]
                                   "admin_required")
         return view(*args, **kwargs)
