@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -14,6 +15,11 @@ from app.domain.users import Customer
 from app.domain.values import CustomerCode, Money
 
 MAX_ITEM_LENGTH = 200
+
+
+def _printable(text: str) -> bool:
+    """No control characters (NUL included) and no lone surrogates, which no SMS can carry."""
+    return all(unicodedata.category(c) not in {"Cc", "Cs"} for c in text)
 
 
 class OrderStatus(StrEnum):
@@ -42,6 +48,8 @@ class Order:
             raise InvalidItem("The item must not be blank.")
         if len(description) > MAX_ITEM_LENGTH:
             raise InvalidItem(f"The item may be at most {MAX_ITEM_LENGTH} characters.")
+        if not _printable(description):
+            raise InvalidItem("The item must be plain text, without control characters.")
         order = cls(
             customer_id=customer.id,
             customer_code=customer.code,

@@ -22,14 +22,21 @@ def _check_token(token: str) -> None:
 
 
 def _fields() -> dict[str, str]:
-    """Africa's Talking posts a form; a JSON body is read as well."""
+    """Africa's Talking posts a form; a JSON body is read as well. Values no database column
+    can hold (NUL, lone surrogates) are dropped, so such a callback is acknowledged unused."""
     if request.form:
-        return request.form.to_dict()
-    try:
-        body = read_body(request)
-    except UnreadableBody:
-        body = None
-    return {k: str(v) for k, v in body.items()} if isinstance(body, dict) else {}
+        fields = request.form.to_dict()
+    else:
+        try:
+            body = read_body(request)
+        except UnreadableBody:
+            body = None
+        fields = {k: str(v) for k, v in body.items()} if isinstance(body, dict) else {}
+    return {name: value for name, value in fields.items() if _storable(value)}
+
+
+def _storable(text: str) -> bool:
+    return "\x00" not in text and not any("\ud800" <= c <= "\udfff" for c in text)
 
 
 @blp.post("/delivery-reports/<token>")

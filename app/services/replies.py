@@ -95,6 +95,10 @@ def _decide(reply: Reply, user: User, *, uow: UnitOfWork, now: datetime, clock: 
         named = pending[0]
     if reply.intent is Intent.STATUS:
         return _Decision(ReplyOutcome.STATUS, named, messages.reply_status(named))
+    # Lock the order, as every confirmation does: an admin may confirm it at this moment.
+    locked = uow.orders.get(named.id, for_update=True)
+    assert locked is not None, "orders are never deleted"
+    named = locked
     if named.status is OrderStatus.CONFIRMED:
         return _Decision(ReplyOutcome.ALREADY_CONFIRMED, named,
                          messages.reply_already_confirmed(named))

@@ -20,7 +20,7 @@ import requests
 from app.domain.notifications import SmsKind
 from app.domain.users import Role, User
 from app.domain.values import Email, PhoneNumber
-from tests.integration.live_server import ApiClient
+from tests.integration.live_server import CALLBACK_TOKEN, ApiClient
 from tests.integration.test_api_admin_flow import assert_error
 
 pytestmark = pytest.mark.postgres_only
@@ -127,3 +127,41 @@ def test_one_email_registered_twice_at_once_is_one_admin(api, uow_factory):
     token = ApiClient(api.base_url).post("/api/auth/login/", json={
         "email": "twin0@example.com", "password": "s3cret-pass"}).json()["access_token"]
     assert api.get("/api/lookup/all-users/", token=token).json()["total"] == ROUNDS
+
+
+def test_an_sms_reply_and_an_admin_confirming_at_once_confirm_once(
+        api, admin, customer, uow_factory):
+    body = {"customer_code": customer["code"], "item": "Sack of maize", "amount": "420"}
+    for n in range(ROUNDS):
+        order = api.post("/api/orders/create/", token=admin.access_token, json=body).json()[
+            "order"]
+
+        admin_answer, sms_answer = confirm_by_admin_and_by_sms(api, admin, customer, order,
+                                                               message_id=f"ATXid_race_{n}")
+
+        assert sorted([admin_answer.status_code == 200,
+                       sms_answer.json()["outcome"] == "confirmed"]) == [False, True]
+        with uow_factory() as uow:
+            kinds = Counter(m.kind for m in uow.outbox.for_order(uuid.UUID(order["id"])))
+        assert kinds[SmsKind.ORDER_CONFIRMED] == 1
+
+
+def confirm_by_admin_and_by_sms(api, admin, customer, order, *, message_id):
+    """The admin confirms over the API while the customer's "YES <ref>" arrives."""
+    reference = order["id"].replace("-", "")[:6].upper()
+    barrier = threading.Barrier(2)
+
+    def send(path, **kwargs):
+        client = ApiClient(api.base_url)
+        client.get("/healthz")
+        barrier.wait(timeout=10)
+        return client.post(path, **kwargs)
+
+    with ThreadPoolExecutor(2) as pool:
+        by_admin = pool.submit(send, "/api/orders/customer-order/confirm/",
+                               token=admin.access_token,
+                               json={"customer_code": customer["code"], "order_id": order["id"]})
+        by_sms = pool.submit(send, f"/callbacks/africastalking/incoming-messages/{CALLBACK_TOKEN}",
+                             data={"from": customer["phone_number"], "text": f"YES {reference}",
+                                   "id": message_id})
+        return by_admin.result(), by_sms.result()

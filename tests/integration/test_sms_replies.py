@@ -102,3 +102,16 @@ def test_the_callback_needs_the_secret_token(api):
                         data={"from": WANJIKU, "text": "YES", "id": "x"})
 
     assert response.status_code == 404
+
+
+def test_a_callback_with_text_no_database_can_hold_is_acknowledged_unused(api):
+    for field in ["id", "from"]:
+        fields = {"from": WANJIKU, "text": "YES", "id": "ATXid_nul"} | {field: "ATX\x00id"}
+
+        response = api.post(INCOMING, data=fields)
+
+        assert response.status_code == 200
+        assert response.json()["outcome"].startswith("ignored")
+    report = api.post(INCOMING.replace("incoming-messages", "delivery-reports"),
+                      data={"id": "ATXid\x00", "status": "Success"})
+    assert report.status_code == 200

@@ -71,3 +71,9 @@ def test_the_order_reference_is_short_and_stable():
 
     assert len(order.reference) == 6
     assert order.reference == order.id.hex[:6].upper()
+
+
+@pytest.mark.parametrize("item", ["Maize\x00", "Maize\nRice", "Maize\ud800"])
+def test_an_item_with_control_characters_is_refused(item):
+    with pytest.raises(InvalidItem):
+        Order.place(a_customer(), item=item, amount=Money.of("1", "KES"), at=MORNING)
