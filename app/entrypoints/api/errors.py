@@ -39,6 +39,7 @@ DOMAIN_ERRORS: dict[type[domain.DomainError], tuple[int, str]] = {
     domain.PhoneNumberRequired: (422, "phone_number_required"),
 }
 
+
 def errors_any_operation_may_answer(*, reads_body: bool, authenticated: bool,
                                     admin_only: bool) -> list[HTTPStatus]:
     """Error statuses documented once for every operation; a view documents its own (404,
