@@ -38,7 +38,7 @@ class OutboxCollector(Collector):
         family = GaugeMetricFamily("sms_messages", "SMS messages in the outbox by status",
                                    labels=["status"])
         with self._app.app_context():
-            counts = outbox.outbox_counts(uow=services().uow())
+            counts = outbox.outbox_counts(uow=services().read_uow())
         for status, count in sorted(counts.items()):
             family.add_metric([status.value], count)
         yield family

@@ -120,24 +120,38 @@ def is_token_revoked(jti: str, *, uow: UnitOfWork) -> bool:
 
 
 @dataclass(frozen=True)
+class TokenHolder:
+    """The user a token was issued to, as they are now."""
+
+    user_id: UUID
+    role: Role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+@dataclass(frozen=True)
 class TokenCheck:
     """What an authentic token is worth now: it may have been revoked, and the role it
     claims is only what its holder had when it was issued."""
 
     revoked: bool
-    holder: User | None  # None when revoked, or when no user has the token's subject now
+    holder: TokenHolder | None  # None when revoked, or when no user has the token's subject
 
 
 def check_token(jti: str, subject: str, *, uow: UnitOfWork) -> TokenCheck:
-    """Whether the token was revoked and who holds it, in one transaction."""
+    """Whether the token was revoked and who holds it now, in one look-up (every request)."""
+    try:
+        user_id: UUID | None = UUID(subject)
+    except ValueError:
+        user_id = None
     with uow:
-        if uow.revoked_tokens.contains(jti):
-            return TokenCheck(revoked=True, holder=None)
-        try:
-            user_id = UUID(subject)
-        except ValueError:
-            return TokenCheck(revoked=False, holder=None)
-        return TokenCheck(revoked=False, holder=uow.users.get(user_id))
+        revoked, role = uow.revoked_tokens.check(jti, issued_to=user_id)
+    if revoked:
+        return TokenCheck(revoked=True, holder=None)
+    holder = TokenHolder(user_id, role) if user_id and role else None
+    return TokenCheck(revoked=False, holder=holder)
 
 
 def _commit_raising_conflicts(uow: UnitOfWork) -> None:

@@ -17,7 +17,7 @@ from uuid import UUID
 from app.domain.notifications import SmsMessage, SmsStatus
 from app.domain.orders import Order, OrderStatus
 from app.domain.replies import IncomingSms
-from app.domain.users import Customer, User
+from app.domain.users import Customer, Role, User
 from app.domain.values import CustomerCode, Email, PhoneNumber
 from app.services.views import CustomerView, Page, PageRequest, UserView
 
@@ -165,6 +165,11 @@ class RevokedTokens(abc.ABC):
 
     @abc.abstractmethod
     def contains(self, jti: str) -> bool: ...
+
+    @abc.abstractmethod
+    def check(self, jti: str, *, issued_to: UUID | None) -> tuple[bool, Role | None]:
+        """In one look-up: whether ``jti`` was revoked, and the current role of the user the
+        token was issued to (None when there is no such user)."""
 
 
 class UnitOfWork(abc.ABC):

@@ -11,7 +11,7 @@ from uuid import UUID
 from app.domain.notifications import SmsMessage, SmsStatus
 from app.domain.orders import Order, OrderStatus
 from app.domain.replies import IncomingSms
-from app.domain.users import Customer, Identity, User
+from app.domain.users import Customer, Identity, Role, User
 from app.domain.values import CustomerCode, Email, PhoneNumber
 from app.services import ports
 from app.services.sms import SendOutcome, Sent, SmsGateway
@@ -187,7 +187,8 @@ class FakeIdempotencyKeys(ports.IdempotencyKeys):
 
 
 class FakeRevokedTokens(ports.RevokedTokens):
-    def __init__(self) -> None:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
         self.rows: dict[str, datetime] = {}
 
     def add(self, jti: str, *, expires_at: datetime) -> None:
@@ -195,6 +196,10 @@ class FakeRevokedTokens(ports.RevokedTokens):
 
     def contains(self, jti: str) -> bool:
         return jti in self.rows
+
+    def check(self, jti: str, *, issued_to: UUID | None) -> tuple[bool, Role | None]:
+        holder = self._uow.users.get(issued_to) if issued_to else None
+        return jti in self.rows, holder.role if holder else None
 
 
 class FakeUnitOfWork(ports.UnitOfWork):
@@ -207,7 +212,7 @@ class FakeUnitOfWork(ports.UnitOfWork):
         self.outbox = FakeSmsOutbox()
         self.incoming_messages = FakeIncomingMessages()
         self.idempotency_keys = FakeIdempotencyKeys()
-        self.revoked_tokens = FakeRevokedTokens()
+        self.revoked_tokens = FakeRevokedTokens(self)
         self.committed = False
 
     def commit(self) -> None:

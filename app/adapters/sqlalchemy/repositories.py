@@ -11,9 +11,10 @@ from datetime import datetime
 from typing import Any, TypeVarTuple
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, func, select, true
+from sqlalchemy import ColumnElement, ScalarSelect, Select, func, select, true
 from sqlalchemy.orm import Session, joinedload
 
+from app.adapters.sqlalchemy import row_counts
 from app.adapters.sqlalchemy.orm import (
     CustomerRow,
     IdempotencyKeyRow,
@@ -24,6 +25,7 @@ from app.adapters.sqlalchemy.orm import (
     SmsRow,
     UserRow,
 )
+from app.adapters.sqlalchemy.row_counts import RowCounts
 from app.domain.notifications import SmsKind, SmsMessage, SmsStatus
 from app.domain.orders import Order, OrderStatus
 from app.domain.replies import IncomingSms, ReplyOutcome
@@ -36,36 +38,34 @@ from app.services.views import CustomerView, Page, PageRequest, UserView
 Columns = TypeVarTuple("Columns")
 
 
-def _count(session: Session, row_type: type[Any], *conditions: ColumnElement[bool]) -> int:
-    return session.scalar(select(func.count()).select_from(row_type).where(*conditions)) or 0
+def _rows_counted(row_type: type[Any], *conditions: ColumnElement[bool]) -> ScalarSelect[int]:
+    """A filtered total, counted over the rows it filters (``row_counts`` keeps unfiltered ones)."""
+    return (select(func.count()).select_from(row_type).where(*conditions)
+            .correlate(None).scalar_subquery())
 
 
 def _page_with_total(
-    session: Session,
-    page: Select[*Columns],
-    request: PageRequest,
-    row_type: type[Any],
-    *conditions: ColumnElement[bool],
+    session: Session, page: Select[*Columns], request: PageRequest, total: ScalarSelect[int]
 ) -> tuple[list[Any], int]:
-    """A page's rows and the total in one statement: the count rides on each row as a scalar
+    """A page's rows and the total in one statement: the total rides on each row as a scalar
     subquery (evaluated once). Only a page past the end, with no row, costs a second one."""
-    total = (select(func.count()).select_from(row_type).where(*conditions)
-             .correlate(None).scalar_subquery())
     rows = [tuple(row) for row in session.execute(page.add_columns(total)).all()]
     if rows:
         return [row[:-1] for row in rows], rows[0][-1]
-    return [], _count(session, row_type, *conditions) if request.page > 1 else 0
+    return [], (session.scalar(select(total)) or 0) if request.page > 1 else 0
 
 
 class SqlAlchemyUserRepository(ports.UserRepository):
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, counts: RowCounts) -> None:
         self._session = session
+        self._counts = counts
 
     def add(self, user: User) -> None:
         """Insert a new user, or write back the state of an existing one."""
         row = self._session.get(UserRow, user.id)
         if row is None:
             self._session.add(_user_to_row(user, UserRow()))
+            self._counts.change(row_counts.USERS, +1)
         else:
             _user_to_row(user, row)
 
@@ -100,7 +100,12 @@ class SqlAlchemyUserRepository(ports.UserRepository):
             .limit(request.per_page)
             .offset(request.offset)
         )
-        found, total = _page_with_total(self._session, page, request, UserRow, condition)
+        if email_contains:
+            total_query = _rows_counted(UserRow, condition)
+        else:
+            self._counts.write()
+            total_query = row_counts.total(row_counts.USERS)
+        found, total = _page_with_total(self._session, page, request, total_query)
         return Page(items=[_user_view(*row) for row in found], request=request, total=total)
 
     def _one(self, condition: ColumnElement[bool]) -> User | None:
@@ -171,11 +176,13 @@ def _user_view(
 
 
 class SqlAlchemyCustomerRepository(ports.CustomerRepository):
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, counts: RowCounts) -> None:
         self._session = session
+        self._counts = counts
 
     def add(self, customer: Customer) -> None:
         self._session.add(_customer_to_row(customer, CustomerRow()))
+        self._counts.change(row_counts.CUSTOMERS, +1)
 
     def get_by_code(self, code: CustomerCode) -> Customer | None:
         return self._one(CustomerRow.code == code.value)
@@ -206,7 +213,9 @@ class SqlAlchemyCustomerRepository(ports.CustomerRepository):
             .limit(request.per_page)
             .offset(request.offset)
         )
-        found, total = _page_with_total(self._session, page, request, CustomerRow)
+        self._counts.write()
+        found, total = _page_with_total(
+            self._session, page, request, row_counts.total(row_counts.CUSTOMERS))
         return Page(items=[_customer_view(*row) for row in found], request=request, total=total)
 
     def _one(self, condition: ColumnElement[bool]) -> Customer | None:
@@ -249,11 +258,14 @@ def _customer_view(
 
 
 class SqlAlchemyOrderRepository(ports.OrderRepository):
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, counts: RowCounts) -> None:
         self._session = session
+        self._counts = counts
 
     def add(self, order: Order) -> None:
         self._session.add(_order_to_row(order, OrderRow()))
+        self._counts.change(row_counts.ORDERS, +1)
+        self._counts.change(row_counts.orders_with_status(order.status.value), +1)
 
     def get(self, order_id: UUID, *, for_update: bool = False) -> Order | None:
         query = _with_notification(select(OrderRow, SmsRow)).where(OrderRow.id == order_id)
@@ -270,6 +282,9 @@ class SqlAlchemyOrderRepository(ports.OrderRepository):
         row = self._session.get(OrderRow, order.id)
         if row is None:
             raise LookupError(f"order {order.id} was never added, so it cannot be saved")
+        if row.status != order.status.value:
+            self._counts.change(row_counts.orders_with_status(row.status), -1)
+            self._counts.change(row_counts.orders_with_status(order.status.value), +1)
         _order_to_row(order, row)
 
     def list(
@@ -298,7 +313,14 @@ class SqlAlchemyOrderRepository(ports.OrderRepository):
         page = _with_notification(
             select(OrderRow, SmsRow).select_from(picked).join(OrderRow, OrderRow.id == picked.c.id)
         ).order_by(*newest_first)
-        rows, total = _page_with_total(self._session, page, request, OrderRow, *conditions)
+        if customer_id is not None:
+            total_query = _rows_counted(OrderRow, *conditions)
+        else:
+            self._counts.write()
+            total_query = row_counts.total(
+                row_counts.ORDERS if status is None
+                else row_counts.orders_with_status(status.value))
+        rows, total = _page_with_total(self._session, page, request, total_query)
         return Page(
             items=[_order_from_row(order, sms) for order, sms in rows],
             request=request,
@@ -497,3 +519,9 @@ class SqlAlchemyRevokedTokens(ports.RevokedTokens):
 
     def contains(self, jti: str) -> bool:
         return self._session.get(RevokedTokenRow, jti) is not None
+
+    def check(self, jti: str, *, issued_to: UUID | None) -> tuple[bool, Role | None]:
+        revoked = select(RevokedTokenRow.jti).where(RevokedTokenRow.jti == jti).exists()
+        role = select(UserRow.role).where(UserRow.id == issued_to).scalar_subquery()
+        was_revoked, current_role = self._session.execute(select(revoked, role)).one()
+        return bool(was_revoked), Role(current_role) if current_role else None

@@ -57,7 +57,7 @@ class Login(MethodView):
         """Log an administrator in with email and password"""
         deps = services()
         admin = auth.authenticate_admin(
-            body["email"], body["password"], uow=deps.uow(), hasher=deps.hasher,
+            body["email"], body["password"], uow=deps.read_uow(), hasher=deps.hasher,
             decoy_hash=deps.decoy_password_hash,
         )
         return issue_tokens(admin)

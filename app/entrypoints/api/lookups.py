@@ -18,13 +18,13 @@ blp = Blueprint("lookups", __name__, url_prefix="/api/lookup", description="Admi
 
 def _users(args: dict[str, Any]) -> dict[str, Any]:
     page = users.list_users(page_request(args), email_contains=args["email"],
-                            uow=services().uow())
+                            uow=services().read_uow())
     return page_body("users", page)
 
 
 def _customers(args: dict[str, Any]) -> dict[str, Any]:
     return page_body("customers", customers.list_customers(page_request(args),
-                                                           uow=services().uow()))
+                                                           uow=services().read_uow()))
 
 
 @blp.route("/all-users/")

@@ -60,7 +60,7 @@ class OrderById(MethodView):
     @blp.doc(security=ADMIN)
     def get(self, order_id: str) -> dict[str, Any]:
         """Get one order, with its SMS state and the customer's replies"""
-        return {"order": orders.get_order_details(order_id, uow=services().uow())}
+        return {"order": orders.get_order_details(order_id, uow=services().read_uow())}
 
 
 @blp.route("/customer-order/confirm/")
@@ -83,7 +83,7 @@ class ConfirmOrder(MethodView):
 def _all_orders(args: dict[str, Any]) -> dict[str, Any]:
     status = OrderStatus(args["status"]) if args["status"] else None
     page = orders.list_orders(page_request(args), customer_code=args["customer_code"],
-                              status=status, uow=services().uow())
+                              status=status, uow=services().read_uow())
     return page_body("orders", page)
 
 
@@ -109,7 +109,7 @@ class AllOrders(MethodView):
 def _customer_orders(args: dict[str, Any]) -> dict[str, Any]:
     customer, page = orders.list_customer_orders(
         page_request(args), customer_code=args["customer_code"],
-        customer_id=args["customer_id"], uow=services().uow(),
+        customer_id=args["customer_id"], uow=services().read_uow(),
     )
     return {"customer": customer, **page_body("orders", page)}
 

@@ -73,7 +73,7 @@ def configure_jwt(app: Flask) -> None:
         return _check(payload).revoked
 
     @jwt.user_lookup_loader
-    def holder(header: dict[str, Any], payload: dict[str, Any]) -> User | None:
+    def holder(header: dict[str, Any], payload: dict[str, Any]) -> auth.TokenHolder | None:
         return _check(payload).holder
 
     @jwt.user_lookup_error_loader
@@ -86,7 +86,7 @@ def _check(payload: dict[str, Any]) -> auth.TokenCheck:
     checks: dict[str, auth.TokenCheck] = g.setdefault("token_checks", {})
     jti = payload["jti"]
     if jti not in checks:
-        checks[jti] = auth.check_token(jti, payload["sub"], uow=services().uow())
+        checks[jti] = auth.check_token(jti, payload["sub"], uow=services().read_uow())
     return checks[jti]
 
 
@@ -97,7 +97,7 @@ def admin_required(view: Callable[P, R]) -> Callable[P, R]:
     @wraps(view)
     @jwt_required()
     def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
-        holder: User = get_current_user()
+        holder: auth.TokenHolder = get_current_user()
         if get_jwt().get("role") != "admin" or not holder.is_admin:
             return error_response(403, "This needs an administrator's token.",  # type: ignore[return-value]
                                   "admin_required")

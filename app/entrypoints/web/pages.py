@@ -184,7 +184,7 @@ def _act(form: str, action: Callable[[UserView], Any]) -> Answer:
     if user_id is None:
         return redirect(url_for("web.index"))
     try:
-        action(users.get_user(user_id, uow=services().uow()))
+        action(users.get_user(user_id, uow=services().read_uow()))
     except UserNotFound:
         session.clear()
         return redirect(url_for("web.index"))
