@@ -2,32 +2,60 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 CONNECT_TIMEOUT_SECONDS = 5
 STATEMENT_TIMEOUT_MS = 15_000
 POOL_TIMEOUT_SECONDS = 10
+IDLE_BEFORE_PING_SECONDS = 5.0
 
 
 def create_engine_for(url: str, *, pool_size: int) -> Engine:
     """An engine for ``url``; a database that cannot be reached fails within seconds."""
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url, pool_size=pool_size)
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
-        pool_pre_ping=True,
         pool_timeout=POOL_TIMEOUT_SECONDS,
         connect_args={
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,
             "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
         },
     )
+    _ping_connections_left_idle(engine)
+    return engine
+
+
+def _ping_connections_left_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only when it sat idle for a while.
+
+    ``pool_pre_ping`` would cost a round trip on every checkout, a good part of a short
+    request. A connection busy moments ago is almost surely alive; if it is not, the error
+    marks the whole pool stale, so one request answers 503 and the next ones reconnect.
+    """
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def remember_when(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+        if time.monotonic() - record.info.get("idle_since", 0.0) < IDLE_BEFORE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool drops this connection and checks out another (a fresh one if needed).
+            raise DisconnectionError() from error
 
 
 def _sqlite_engine(url: str, *, pool_size: int) -> Engine:
