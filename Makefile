@@ -27,6 +27,7 @@ lint: $(INSTALLED)
 
 # Benchmarks (bench/run.py): PostgreSQL at 127.0.0.1:5432 and wrk (Debian package) needed.
 $(VENV)/.bench-installed: $(INSTALLED) setup.cfg
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $@
 

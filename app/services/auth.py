@@ -114,11 +114,6 @@ def revoke_tokens(tokens: list[IssuedToken], *, uow: UnitOfWork) -> None:
             uow.commit()
 
 
-def is_token_revoked(jti: str, *, uow: UnitOfWork) -> bool:
-    with uow:
-        return uow.revoked_tokens.contains(jti)
-
-
 @dataclass(frozen=True)
 class TokenHolder:
     """The user a token was issued to, as they are now."""

@@ -84,11 +84,6 @@ def confirm_order(customer_code: str, order_id: str, *, uow: UnitOfWork, clock: 
         return order
 
 
-def get_order(order_id: str, *, uow: UnitOfWork) -> Order:
-    with uow:
-        return _order(order_id, uow)
-
-
 def get_order_details(order_id: str, *, uow: UnitOfWork) -> OrderDetails:
     """The order, and the customer's text replies that acted on it."""
     with uow:

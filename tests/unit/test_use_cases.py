@@ -45,6 +45,10 @@ def a_customer(uow, **kwargs):
     return customers.create_customer(user.id, uow=uow, clock=FakeClock())
 
 
+def revoked(jti, uow):
+    return auth.check_token(jti, "no-such-user", uow=uow).revoked
+
+
 def place(uow, code, *, item="Sack of maize", amount="420", key=None, clock=None):
     cmd = orders.PlaceOrder(customer_code=code, item=item, amount=amount, currency="KES",
                             idempotency_key=key)
@@ -130,7 +134,7 @@ class TestTokens:
         with pytest.raises(TokenRevoked):
             auth.rotate_refresh_token(admin.id, token, uow=uow)
 
-        assert auth.is_token_revoked("r1", uow=uow)
+        assert revoked("r1", uow)
 
     def test_revoking_a_token_twice_is_harmless(self):
         uow = FakeUnitOfWork()
@@ -139,8 +143,8 @@ class TestTokens:
         auth.revoke_tokens([token], uow=uow)
         auth.revoke_tokens([token], uow=uow)
 
-        assert auth.is_token_revoked("a1", uow=uow)
-        assert not auth.is_token_revoked("a2", uow=uow)
+        assert revoked("a1", uow)
+        assert not revoked("a2", uow)
 
 
 class TestPhoneNumbers:
@@ -362,5 +366,5 @@ def test_revoking_the_same_token_twice_in_one_request_revokes_it():
 
     auth.revoke_tokens([token, token], uow=uow)
 
-    assert auth.is_token_revoked("r9", uow=uow)
+    assert revoked("r9", uow)
     assert list(uow.revoked_tokens.rows) == ["r9"]
