@@ -117,8 +117,8 @@ def list_customer_orders(
 ) -> tuple[CustomerView, Page[Order]]:
     with uow:
         if customer_code:
-            customer = _find_customer(customer_code, uow)
-            view = uow.customers.view(code=customer.code) if customer else None
+            code = _parsed_code(customer_code)
+            view = uow.customers.view(code=code) if code else None
         else:
             parsed_id = _uuid(customer_id or "")
             view = uow.customers.view(customer_id=parsed_id) if parsed_id else None
@@ -148,11 +148,16 @@ def _customer_code(raw: str) -> CustomerCode:
         raise CustomerNotFound() from error
 
 
-def _find_customer(raw_code: str, uow: UnitOfWork) -> Customer | None:
+def _parsed_code(raw: str) -> CustomerCode | None:
     try:
-        return uow.customers.get_by_code(CustomerCode.parse(raw_code))
+        return CustomerCode.parse(raw)
     except InvalidCustomerCode:
         return None
+
+
+def _find_customer(raw_code: str, uow: UnitOfWork) -> Customer | None:
+    code = _parsed_code(raw_code)
+    return uow.customers.get_by_code(code) if code else None
 
 
 def _customer_and_user(code: CustomerCode, uow: UnitOfWork) -> tuple[Customer, User]:
