@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,12 +39,21 @@ ORDER_BY_ID = text(f"SELECT {ORDER_COLUMNS} FROM {ORDERS} WHERE orders.id = :id"
 ORDER_REPLIES = text("SELECT id, sender, text, received_at, outcome FROM incoming_sms "
                      "WHERE order_id = :id ORDER BY received_at, id")
 NEWEST_FIRST = "ORDER BY orders.created_at DESC, orders.id DESC"
+
+
+def _total(name: str) -> str:
+    """An exact total kept in row_counts: the sum of its shards."""
+    return (f"(SELECT CAST(coalesce(sum(value), 0) AS BIGINT) FROM row_counts "
+            f"WHERE name = '{name}')")
+
+
+ORDERS_TOTAL, CUSTOMERS_TOTAL, USERS_TOTAL = _total("orders"), _total("customers"), _total("users")
 # A page is picked by id from an index, then joined; the total rides along as a subquery.
 ORDERS_PAGE = text(
-    f"SELECT {ORDER_COLUMNS}, (SELECT count(*) FROM orders) AS total FROM (SELECT orders.id "
+    f"SELECT {ORDER_COLUMNS}, {ORDERS_TOTAL} AS total FROM (SELECT orders.id "
     f"FROM orders {NEWEST_FIRST} LIMIT :limit OFFSET :offset) AS picked JOIN {ORDERS} "
     f"ON orders.id = picked.id {NEWEST_FIRST}")
-ORDERS_COUNT = text("SELECT count(*) FROM orders")
+ORDERS_COUNT = text(f"SELECT {ORDERS_TOTAL}")
 CUSTOMER_ORDERS_PAGE = text(
     f"SELECT {ORDER_COLUMNS}, (SELECT count(*) FROM orders WHERE customer_id = :customer_id) "
     "AS total FROM (SELECT orders.id FROM orders WHERE orders.customer_id = :customer_id "
@@ -54,23 +64,27 @@ CUSTOMER_COLUMNS = ("customers.id, customers.code, customers.user_id, users.name
                     "users.phone_number, customers.created_at")
 CUSTOMER_BY_CODE = text(f"SELECT {CUSTOMER_COLUMNS} FROM customers JOIN users "
                         "ON users.id = customers.user_id WHERE customers.code = :code")
-CUSTOMERS_PAGE = text(f"SELECT {CUSTOMER_COLUMNS}, (SELECT count(*) FROM customers) AS total "
+CUSTOMERS_PAGE = text(f"SELECT {CUSTOMER_COLUMNS}, {CUSTOMERS_TOTAL} AS total "
                       "FROM customers JOIN users ON users.id = customers.user_id "
                       "ORDER BY customers.created_at DESC, customers.id DESC "
                       "LIMIT :limit OFFSET :offset")
-CUSTOMERS_COUNT = text("SELECT count(*) FROM customers")
+CUSTOMERS_COUNT = text(f"SELECT {CUSTOMERS_TOTAL}")
 USERS_PAGE = text(
     "SELECT users.id, users.email, users.name, users.role, users.phone_number, "
     "users.created_at, customers.code, (SELECT string_agg(provider, ',') FROM identities "
-    "WHERE identities.user_id = users.id) AS providers, (SELECT count(*) FROM users) AS total "
+    f"WHERE identities.user_id = users.id) AS providers, {USERS_TOTAL} AS total "
     "FROM users LEFT OUTER JOIN customers ON customers.user_id = users.id "
     "ORDER BY users.created_at DESC, users.id DESC LIMIT :limit OFFSET :offset")
-USERS_COUNT = text("SELECT count(*) FROM users")
+USERS_COUNT = text(f"SELECT {USERS_TOTAL}")
 USER_BY_EMAIL = text("SELECT id, email, role, password_hash FROM users WHERE email = :email")
 INSERT_ORDER = text(
     "INSERT INTO orders (id, customer_id, customer_code, item, amount, currency, status, "
     "created_at, confirmed_at) VALUES (:id, :customer_id, :customer_code, :item, :amount, "
     ":currency, 'pending', :created_at, NULL)")
+COUNT_ORDER = text(
+    "INSERT INTO row_counts (name, shard, value) VALUES ('orders', :shard, 1), "
+    "('orders:pending', :shard, 1) ON CONFLICT (name, shard) "
+    "DO UPDATE SET value = row_counts.value + excluded.value")
 
 
 def _insert_sms(engine_columns: set[str]) -> Any:
@@ -163,6 +177,7 @@ def create_app() -> Flask:
                 "text": f"Hi {customer.name.split()[0]}, your order {order_id.hex[:6].upper()} "
                         f"for {body['item']} (KES {body['amount']}) has been recorded.",
                 "created_at": now})
+            connection.execute(COUNT_ORDER, {"shard": random.randrange(16)})
         placed = {"id": str(order_id), "customer_id": str(customer.id),
                   "customer_code": customer.code, "item": body["item"],
                   "amount": f"{float(body['amount']):.2f}", "currency": "KES",

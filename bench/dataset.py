@@ -7,7 +7,8 @@ order has its "placed" SMS in the outbox, every confirmed order its "confirmed" 
 all sent or delivered (a few failed), so a worker started later finds an empty queue.
 
 Users, identities and customers go in with COPY; orders and outbox rows with
-``INSERT ... SELECT`` over ``generate_series``, in the server.
+``INSERT ... SELECT`` over ``generate_series``, in the server; then ``row_counts`` is
+rebuilt from them, as the repositories would have kept it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import psycopg
 
 from app.adapters.passwords import Argon2PasswordHasher
 from app.adapters.sqlalchemy.migrate import upgrade_database
+from app.adapters.sqlalchemy.row_counts import RECOUNT
 from app.config import Settings
 
 SERVER = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
@@ -94,6 +96,8 @@ def load(name: str, orders: int) -> Dataset:
         _copy_people(db, rng, now, users=users, customers=customers, admin_password=password)
         _insert_orders(db, now, orders=orders)
         _insert_outbox(db)
+        for statement in RECOUNT:  # the rows went in without the repositories that count them
+            db.execute(statement)
         db.commit()
         order_ids = [str(r[0]) for r in db.execute(
             "SELECT id FROM orders ORDER BY md5(id::text) LIMIT 1000")]

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from sqlalchemy import (
     CHAR,
+    BigInteger,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Index,
     MetaData,
     Numeric,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -194,3 +196,17 @@ class RevokedTokenRow(Base):
 
     jti: Mapped[str] = mapped_column(String(255), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class RowCountRow(Base):
+    """One shard of an exact row count, kept by the repositories in the writes' transactions.
+
+    A count is the sum of its shards: each write adds to one shard, so concurrent writers
+    rarely wait for the same row, and a list's total costs a few rows instead of a scan.
+    """
+
+    __tablename__ = "row_counts"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)

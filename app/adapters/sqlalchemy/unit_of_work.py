@@ -28,6 +28,7 @@ from app.adapters.sqlalchemy.repositories import (
     SqlAlchemySmsOutbox,
     SqlAlchemyUserRepository,
 )
+from app.adapters.sqlalchemy.row_counts import RowCounts
 from app.services import ports
 from app.services.errors import StorageUnavailable, UniqueViolation
 
@@ -51,13 +52,15 @@ class SqlAlchemyUnitOfWork(ports.UnitOfWork):
     def __init__(self, session_factory: Callable[[], Session]) -> None:
         self._session_factory = session_factory
         self._session: Session | None = None
+        self._counts: RowCounts | None = None
 
     def __enter__(self) -> Self:
         session = self._session_factory()
         self._session = session
-        self.users = SqlAlchemyUserRepository(session)
-        self.customers = SqlAlchemyCustomerRepository(session)
-        self.orders = SqlAlchemyOrderRepository(session)
+        self._counts = counts = RowCounts(session)
+        self.users = SqlAlchemyUserRepository(session, counts)
+        self.customers = SqlAlchemyCustomerRepository(session, counts)
+        self.orders = SqlAlchemyOrderRepository(session, counts)
         self.outbox = SqlAlchemySmsOutbox(session)
         self.incoming_messages = SqlAlchemyIncomingMessages(session)
         self.idempotency_keys = SqlAlchemyIdempotencyKeys(session)
@@ -70,7 +73,7 @@ class SqlAlchemyUnitOfWork(ports.UnitOfWork):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        session, self._session = self._active(), None
+        session, self._session, self._counts = self._active(), None, None
         try:
             session.close()  # rolls back whatever was not committed
         except SQLAlchemyError as error:
@@ -84,12 +87,14 @@ class SqlAlchemyUnitOfWork(ports.UnitOfWork):
                 raise translated from exc
 
     def commit(self) -> None:
-        session = self._active()
+        session, counts = self._active(), self._active_counts()
         with _translated_errors(session):
+            counts.write()
             session.commit()
 
     def rollback(self) -> None:
-        session = self._active()
+        session, counts = self._active(), self._active_counts()
+        counts.discard()
         with _translated_errors(session):
             session.rollback()
 
@@ -97,6 +102,11 @@ class SqlAlchemyUnitOfWork(ports.UnitOfWork):
         if self._session is None:
             raise RuntimeError("use the unit of work inside a `with` block")
         return self._session
+
+    def _active_counts(self) -> RowCounts:
+        if self._counts is None:
+            raise RuntimeError("use the unit of work inside a `with` block")
+        return self._counts
 
 
 @contextmanager
