@@ -38,6 +38,7 @@ from app.domain.values import Email
 from tests.integration.live_server import Admin, ApiClient, live_app, settings_for_tests
 from tests.integration.signing_in import local_provider
 
+TESTS_APPLICATION_NAME = "customer-order-service-tests"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
@@ -99,7 +100,9 @@ def _postgres_missing(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
-    engine = database.create_engine_for(database_url, pool_size=5)
+    # A name of its own, so tests that drop "our" connections leave the app's alone.
+    engine = database.create_engine_for(database_url, pool_size=5,
+                                        application_name=TESTS_APPLICATION_NAME)
     yield engine
     engine.dispose()
 

@@ -146,7 +146,8 @@ def test_a_connection_lost_once_the_work_is_done_leaves_its_result_standing(
         with engine.connect() as other:
             other.execute(text(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND application_name = current_setting('application_name')"))
 
     assert found is not None and str(found.id) == user
     with uow_factory() as uow:  # and the next unit of work gets a live connection

@@ -622,7 +622,8 @@ class TestUnitOfWork:
                     other.execute(
                         text(
                             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND application_name = current_setting('application_name')"
                         )
                     )
                 uow.commit()

@@ -17,8 +17,16 @@ POOL_TIMEOUT_SECONDS = 10
 IDLE_BEFORE_PING_SECONDS = 5.0
 
 
-def create_engine_for(url: str, *, pool_size: int) -> Engine:
-    """An engine for ``url``; a database that cannot be reached fails within seconds."""
+APPLICATION_NAME = "customer-order-service"
+
+
+def create_engine_for(url: str, *, pool_size: int,
+                      application_name: str = APPLICATION_NAME) -> Engine:
+    """An engine for ``url``; a database that cannot be reached fails within seconds.
+
+    On PostgreSQL its connections carry ``application_name``, which names them in
+    ``pg_stat_activity`` for operators (and lets tests pick out their own).
+    """
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url, pool_size=pool_size)
     engine = create_engine(
@@ -27,6 +35,7 @@ def create_engine_for(url: str, *, pool_size: int) -> Engine:
         pool_timeout=POOL_TIMEOUT_SECONDS,
         connect_args={
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "application_name": application_name,
             "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
         },
     )
