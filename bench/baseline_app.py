@@ -55,11 +55,13 @@ ORDERS_PAGE = text(
     f"ON orders.id = picked.id {NEWEST_FIRST}")
 ORDERS_COUNT = text(f"SELECT {ORDERS_TOTAL}")
 CUSTOMER_ORDERS_PAGE = text(
-    f"SELECT {ORDER_COLUMNS}, (SELECT count(*) FROM orders WHERE customer_id = :customer_id) "
-    "AS total FROM (SELECT orders.id FROM orders WHERE orders.customer_id = :customer_id "
+    f"SELECT {ORDER_COLUMNS}, (SELECT CAST(coalesce(sum(value), 0) AS BIGINT) "
+    "FROM row_counts WHERE name = :total_name) AS total "
+    "FROM (SELECT orders.id FROM orders WHERE orders.customer_id = :customer_id "
     f"{NEWEST_FIRST} LIMIT :limit OFFSET :offset) AS picked JOIN {ORDERS} "
     f"ON orders.id = picked.id {NEWEST_FIRST}")
-CUSTOMER_ORDERS_COUNT = text("SELECT count(*) FROM orders WHERE orders.customer_id = :customer_id")
+CUSTOMER_ORDERS_COUNT = text("SELECT CAST(coalesce(sum(value), 0) AS BIGINT) FROM row_counts "
+                             "WHERE name = :total_name")
 CUSTOMER_COLUMNS = ("customers.id, customers.code, customers.user_id, users.name, users.email, "
                     "users.phone_number, customers.created_at")
 CUSTOMER_BY_CODE = text(f"SELECT {CUSTOMER_COLUMNS} FROM customers JOIN users "
@@ -83,7 +85,8 @@ INSERT_ORDER = text(
     ":currency, 'pending', :created_at, NULL)")
 COUNT_ORDER = text(
     "INSERT INTO row_counts (name, shard, value) VALUES ('orders', :shard, 1), "
-    "('orders:pending', :shard, 1) ON CONFLICT (name, shard) "
+    "('orders:pending', :shard, 1), (:customer, :shard, 1), (:customer_pending, :shard, 1) "
+    "ON CONFLICT (name, shard) "
     "DO UPDATE SET value = row_counts.value + excluded.value")
 
 
@@ -177,7 +180,9 @@ def create_app() -> Flask:
                 "text": f"Hi {customer.name.split()[0]}, your order {order_id.hex[:6].upper()} "
                         f"for {body['item']} (KES {body['amount']}) has been recorded.",
                 "created_at": now})
-            connection.execute(COUNT_ORDER, {"shard": random.randrange(16)})
+            counted_as = f"orders:customer:{uuid.UUID(str(customer.id)).hex}"
+            connection.execute(COUNT_ORDER, {"shard": random.randrange(16), "customer": counted_as,
+                                             "customer_pending": f"{counted_as}:pending"})
         placed = {"id": str(order_id), "customer_id": str(customer.id),
                   "customer_code": customer.code, "item": body["item"],
                   "amount": f"{float(body['amount']):.2f}", "currency": "KES",
@@ -205,7 +210,8 @@ def create_app() -> Flask:
             if customer is None:
                 return {"error": "Customer not found.", "code": "customer_not_found"}, 404
             params = {"customer_id": customer.id, "limit": per_page,
-                      "offset": (page - 1) * per_page}
+                      "offset": (page - 1) * per_page,
+                      "total_name": f"orders:customer:{uuid.UUID(str(customer.id)).hex}"}
             rows = connection.execute(CUSTOMER_ORDERS_PAGE, params).all()
             total = rows[0].total if rows else \
                 connection.execute(CUSTOMER_ORDERS_COUNT, params).scalar_one()

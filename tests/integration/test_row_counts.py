@@ -106,7 +106,7 @@ def test_a_page_reads_its_total_from_the_counters(
     assert "count(" not in statements[0].lower()
 
 
-def test_a_filtered_list_still_counts_its_rows(uow_factory: UowFactory) -> None:
+def test_lists_filtered_by_customer_or_email_are_exact(uow_factory: UowFactory) -> None:
     wanjiku = a_customer(uow_factory)
     otieno = a_customer(uow_factory, code="OTIENO01", email="otieno@example.com",
                         phone="+254722000000")
@@ -202,6 +202,7 @@ def test_migrating_a_database_with_rows_seeds_the_counters(
 
     assert totals(uow_factory) == counted(engine) == {
         "orders": 1, "pending": 0, "confirmed": 1, "users": 1, "customers": 1}
+    assert customer_totals(uow_factory, customer) == (1, 0, 1)
 
 
 def test_a_recount_rebuilds_the_counters_from_the_rows(
@@ -215,3 +216,39 @@ def test_a_recount_rebuilds_the_counters_from_the_rows(
 
     assert totals(uow_factory) == counted(engine) == {
         "orders": 2, "pending": 1, "confirmed": 1, "users": 1, "customers": 1}
+
+
+def customer_totals(uow_factory: UowFactory, customer: Customer) -> tuple[int, int, int]:
+    """One customer's orders: all, pending, confirmed, as the lists report them."""
+    with uow_factory() as uow:
+        return tuple(uow.orders.list(PageRequest(), customer_id=customer.id, status=status).total
+                     for status in (None, OrderStatus.PENDING, OrderStatus.CONFIRMED))
+
+
+def test_a_customers_totals_follow_their_orders_and_are_read_from_the_counters(
+    uow_factory: UowFactory, engine: Engine
+) -> None:
+    wanjiku = with_orders_of_each_status(uow_factory)
+    otieno = a_customer(uow_factory, code="OTIENO01", email="otieno@example.com",
+                        phone="+254722000000")
+    saved(uow_factory, an_order(otieno))
+
+    with selects_run_on(engine) as statements, uow_factory() as uow:
+        uow.orders.list(PageRequest(), customer_id=wanjiku.id)
+
+    assert customer_totals(uow_factory, wanjiku) == (2, 1, 1)
+    assert customer_totals(uow_factory, otieno) == (1, 1, 0)
+    assert len(statements) == 1
+    assert "count(" not in statements[0].lower()
+
+
+def test_a_recount_rebuilds_each_customers_counters(
+    uow_factory: UowFactory, engine: Engine
+) -> None:
+    wanjiku = with_orders_of_each_status(uow_factory)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM row_counts"))
+        for statement in RECOUNT:
+            connection.execute(text(statement))
+
+    assert customer_totals(uow_factory, wanjiku) == (2, 1, 1)

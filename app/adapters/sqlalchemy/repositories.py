@@ -264,8 +264,8 @@ class SqlAlchemyOrderRepository(ports.OrderRepository):
 
     def add(self, order: Order) -> None:
         self._session.add(_order_to_row(order, OrderRow()))
-        self._counts.change(row_counts.ORDERS, +1)
-        self._counts.change(row_counts.orders_with_status(order.status.value), +1)
+        for name in _order_counts(order.customer_id, order.status.value):
+            self._counts.change(name, +1)
 
     def get(self, order_id: UUID, *, for_update: bool = False) -> Order | None:
         query = _with_notification(select(OrderRow, SmsRow)).where(OrderRow.id == order_id)
@@ -283,8 +283,10 @@ class SqlAlchemyOrderRepository(ports.OrderRepository):
         if row is None:
             raise LookupError(f"order {order.id} was never added, so it cannot be saved")
         if row.status != order.status.value:
-            self._counts.change(row_counts.orders_with_status(row.status), -1)
-            self._counts.change(row_counts.orders_with_status(order.status.value), +1)
+            for was in _order_status_counts(row.customer_id, row.status):
+                self._counts.change(was, -1)
+            for now in _order_status_counts(row.customer_id, order.status.value):
+                self._counts.change(now, +1)
         _order_to_row(order, row)
 
     def list(
@@ -313,13 +315,12 @@ class SqlAlchemyOrderRepository(ports.OrderRepository):
         page = _with_notification(
             select(OrderRow, SmsRow).select_from(picked).join(OrderRow, OrderRow.id == picked.c.id)
         ).order_by(*newest_first)
-        if customer_id is not None:
-            total_query = _rows_counted(OrderRow, *conditions)
-        else:
-            self._counts.write()
-            total_query = row_counts.total(
-                row_counts.ORDERS if status is None
-                else row_counts.orders_with_status(status.value))
+        self._counts.write()
+        status_name = status.value if status else None
+        total_query = row_counts.total(
+            row_counts.orders_of(customer_id, status_name) if customer_id
+            else row_counts.orders_with_status(status_name) if status_name
+            else row_counts.ORDERS)
         rows, total = _page_with_total(self._session, page, request, total_query)
         return Page(
             items=[_order_from_row(order, sms) for order, sms in rows],
@@ -332,6 +333,17 @@ def _with_notification(query: Select[*Columns]) -> Select[*Columns]:
     """Join each order to the SMS that announced it, in the same statement."""
     return query.outerjoin(SmsRow, (SmsRow.order_id == OrderRow.id)
                            & (SmsRow.kind == SmsKind.ORDER_PLACED.value))
+
+
+def _order_status_counts(customer_id: UUID, status: str) -> list[str]:
+    """The counts an order's status is part of."""
+    return [row_counts.orders_with_status(status), row_counts.orders_of(customer_id, status)]
+
+
+def _order_counts(customer_id: UUID, status: str) -> list[str]:
+    """Every count an order is part of."""
+    return [row_counts.ORDERS, row_counts.orders_of(customer_id),
+            *_order_status_counts(customer_id, status)]
 
 
 def _order_from_row(row: OrderRow, announcement: SmsRow | None = None) -> Order:

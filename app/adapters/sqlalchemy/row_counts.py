@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
+from uuid import UUID
 
 from sqlalchemy import BigInteger, ScalarSelect, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -31,11 +32,23 @@ RECOUNT = (
     "INSERT INTO row_counts (name, shard, value) SELECT 'orders', 0, count(*) FROM orders",
     "INSERT INTO row_counts (name, shard, value) "
     "SELECT 'orders:' || status, 0, count(*) FROM orders GROUP BY status",
+    "INSERT INTO row_counts (name, shard, value) "
+    "SELECT 'orders:customer:' || replace(CAST(customer_id AS TEXT), '-', ''), 0, count(*) "
+    "FROM orders GROUP BY customer_id",
+    "INSERT INTO row_counts (name, shard, value) "
+    "SELECT 'orders:customer:' || replace(CAST(customer_id AS TEXT), '-', '') || ':' || status, "
+    "0, count(*) FROM orders GROUP BY customer_id, status",
 )
 
 
 def orders_with_status(status: str) -> str:
     return f"{ORDERS}:{status}"
+
+
+def orders_of(customer_id: UUID, status: str | None = None) -> str:
+    """One customer's orders, or those of theirs with ``status``."""
+    name = f"{ORDERS}:customer:{customer_id.hex}"
+    return f"{name}:{status}" if status else name
 
 
 def total(name: str) -> ScalarSelect[int]:

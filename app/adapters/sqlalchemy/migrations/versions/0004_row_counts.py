@@ -24,6 +24,12 @@ SEEDS = (
     "INSERT INTO row_counts (name, shard, value) SELECT 'orders', 0, count(*) FROM orders",
     "INSERT INTO row_counts (name, shard, value) "
     "SELECT 'orders:' || status, 0, count(*) FROM orders GROUP BY status",
+    "INSERT INTO row_counts (name, shard, value) "
+    "SELECT 'orders:customer:' || replace(CAST(customer_id AS TEXT), '-', ''), 0, count(*) "
+    "FROM orders GROUP BY customer_id",
+    "INSERT INTO row_counts (name, shard, value) "
+    "SELECT 'orders:customer:' || replace(CAST(customer_id AS TEXT), '-', '') || ':' || status, "
+    "0, count(*) FROM orders GROUP BY customer_id, status",
 )
 
 
