@@ -703,3 +703,24 @@ class TestUseCasesOnTheDatabase:
         assert view.phone_number == "+254719485369"
         assert view.email == "grace@example.com"
         assert signed_in.id == admin.id
+
+
+def test_what_a_unit_of_work_loaded_is_not_read_again(
+    uow_factory: UowFactory, engine: Engine
+) -> None:
+    customer = a_customer(uow_factory)
+    order = an_order(customer)
+    saved(uow_factory, order)
+
+    with selects_run_on(engine) as statements, uow_factory() as uow:
+        found = uow.customers.get_by_code(customer.code)
+        assert found is not None
+        holder = uow.users.get(found.user_id)
+        loaded = uow.orders.get(order.id, for_update=True)
+        assert loaded is not None
+        loaded.confirm(at=NOW)
+        uow.orders.save(loaded)
+        uow.commit()
+
+    assert holder is not None
+    assert len(statements) == 2  # the customer with its user, then the order

@@ -219,7 +219,11 @@ class SqlAlchemyCustomerRepository(ports.CustomerRepository):
         return Page(items=[_customer_view(*row) for row in found], request=request, total=total)
 
     def _one(self, condition: ColumnElement[bool]) -> Customer | None:
-        row = self._session.scalars(select(CustomerRow).where(condition)).first()
+        # The customer's user comes along into the session: use cases that load a customer
+        # load its user next, which then costs no statement of its own.
+        with_user = joinedload(CustomerRow.user).joinedload(UserRow.identities)
+        found = self._session.scalars(select(CustomerRow).options(with_user).where(condition))
+        row = found.unique().first()
         return _customer_from_row(row) if row else None
 
 
