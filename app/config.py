@@ -45,7 +45,6 @@ class Settings:
                               metadata=_env("DATABASE_URL"))
     database_pool_size: int = field(default=5, metadata=_env("DATABASE_POOL_SIZE"))
     default_currency: str = field(default="KES", metadata=_env("DEFAULT_CURRENCY"))
-    default_phone_region: str = field(default="KE", metadata=_env("DEFAULT_PHONE_REGION"))
     access_token_seconds: int = field(default=15 * 60, metadata=_env("ACCESS_TOKEN_SECONDS"))
     refresh_token_days: int = field(default=30, metadata=_env("REFRESH_TOKEN_DAYS"))
     login_rate_limit: str = field(default="10/minute", metadata=_env("LOGIN_RATE_LIMIT"))

@@ -277,7 +277,3 @@ class OrderPageOut(PageOut):
 
 class CustomerOrdersOut(OrderPageOut):
     customer = fields.Nested(CustomerOut)
-
-
-class StatusOut(Schema):
-    status = fields.String()
