@@ -90,7 +90,19 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     # Use cases read what they wrote after commit() in the same unit of work.
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    event.listen(sessions, "loaded_as_persistent", _keep_loaded_row)
+    return sessions
+
+
+def _keep_loaded_row(session: Session, row: object) -> None:
+    """Hold every row a session loads for as long as the session lives.
+
+    Repositories hand out domain objects, not rows, so nothing else references the rows and
+    the session's weak identity map would drop them: saving an object loaded moments before
+    would then read its row again.
+    """
+    session.info.setdefault("loaded_rows", []).append(row)
 
 
 def database_answers(engine: Engine) -> bool:

@@ -7,11 +7,22 @@ were ever written.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, TypeVarTuple
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, ScalarSelect, Select, func, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    ScalarSelect,
+    Select,
+    bindparam,
+    func,
+    select,
+)
 from sqlalchemy.orm import Session, joinedload
 
 from app.adapters.sqlalchemy import row_counts
@@ -26,7 +37,7 @@ from app.adapters.sqlalchemy.orm import (
     UserRow,
 )
 from app.adapters.sqlalchemy.row_counts import RowCounts
-from app.domain.notifications import SmsKind, SmsMessage, SmsStatus
+from app.domain.notifications import NotificationState, SmsKind, SmsMessage, SmsStatus
 from app.domain.orders import Order, OrderStatus
 from app.domain.replies import IncomingSms, ReplyOutcome
 from app.domain.users import Customer, Identity, Role, User
@@ -37,22 +48,57 @@ from app.services.views import CustomerView, Page, PageRequest, UserView
 # Whatever a query selects: helpers that add clauses keep it.
 Columns = TypeVarTuple("Columns")
 
+# The tables, for the statements on the hot read paths: those are built once, here, with bind
+# parameters, and run on the session's connection, so that a request spends no time building
+# a query or loading ORM objects it throws away.
+_USERS = UserRow.__table__
+_CUSTOMERS = CustomerRow.__table__
+_ORDERS = OrderRow.__table__
+_SMS = SmsRow.__table__
+_INCOMING = IncomingSmsRow.__table__
+_IDENTITIES = IdentityRow.__table__
+_REVOKED = RevokedTokenRow.__table__
 
-def _rows_counted(row_type: type[Any], *conditions: ColumnElement[bool]) -> ScalarSelect[int]:
+
+def _reader(session: Session) -> Connection:
+    """The session's connection, once whatever the session holds back has been written, so a
+    statement run on it sees this unit of work's changes as the session's own queries do."""
+    session.flush()
+    return session.connection()
+
+
+@dataclass(frozen=True)
+class _PageQuery:
+    """A page of rows and the total in one statement: the total rides on each row as a scalar
+    subquery (evaluated once), named ``total``. Only a page past the end, with no row to carry
+    it, costs a second statement. Both take ``limit`` and ``offset`` besides their own
+    parameters."""
+
+    rows: Select[Any]
+    total: Select[int]
+
+    @classmethod
+    def of(cls, rows: Select[Any], total: ScalarSelect[int]) -> _PageQuery:
+        return cls(rows.add_columns(total.label("total")), select(total))
+
+    def run(self, session: Session, request: PageRequest, **params: Any) -> tuple[list[Any], int]:
+        connection = _reader(session)
+        params.update(limit=request.per_page, offset=request.offset)
+        rows = connection.execute(self.rows, params).all()
+        if rows:
+            return list(rows), int(rows[0].total)
+        return [], (connection.execute(self.total, params).scalar() or 0) if request.page > 1 else 0
+
+
+def _rows_counted(table: FromClause, *conditions: ColumnElement[bool]) -> ScalarSelect[int]:
     """A filtered total, counted over the rows it filters (``row_counts`` keeps unfiltered ones)."""
-    return (select(func.count()).select_from(row_type).where(*conditions)
+    return (select(func.count()).select_from(table).where(*conditions)
             .correlate(None).scalar_subquery())
 
 
-def _page_with_total(
-    session: Session, page: Select[*Columns], request: PageRequest, total: ScalarSelect[int]
-) -> tuple[list[Any], int]:
-    """A page's rows and the total in one statement: the total rides on each row as a scalar
-    subquery (evaluated once). Only a page past the end, with no row, costs a second one."""
-    rows = [tuple(row) for row in session.execute(page.add_columns(total)).all()]
-    if rows:
-        return [row[:-1] for row in rows], rows[0][-1]
-    return [], (session.scalar(select(total)) or 0) if request.page > 1 else 0
+def _like_pattern(text: str) -> str:
+    """``%text%`` for LIKE ... ESCAPE '/', matching the text's own % and _ literally."""
+    return "%" + text.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
 
 
 class SqlAlchemyUserRepository(ports.UserRepository):
@@ -84,29 +130,17 @@ class SqlAlchemyUserRepository(ports.UserRepository):
         return self._one(UserRow.phone_number == phone_number.e164)
 
     def view(self, user_id: UUID) -> UserView | None:
-        found = self._session.execute(_user_views().where(UserRow.id == user_id)).first()
-        return _user_view(*found) if found else None
+        found = _reader(self._session).execute(_USER_VIEW_BY_ID, {"user_id": user_id}).first()
+        return _user_view(found) if found else None
 
     def list(self, request: PageRequest, *, email_contains: str | None) -> Page[UserView]:
-        condition = (
-            UserRow.email.contains(email_contains.lower(), autoescape=True)
-            if email_contains
-            else true()
-        )
-        page = (
-            _user_views()
-            .where(condition)
-            .order_by(UserRow.created_at.desc(), UserRow.id.desc())
-            .limit(request.per_page)
-            .offset(request.offset)
-        )
         if email_contains:
-            total_query = _rows_counted(UserRow, condition)
+            found, total = _USERS_MATCHING.run(self._session, request,
+                                               pattern=_like_pattern(email_contains.lower()))
         else:
             self._counts.write()
-            total_query = row_counts.total(row_counts.USERS)
-        found, total = _page_with_total(self._session, page, request, total_query)
-        return Page(items=[_user_view(*row) for row in found], request=request, total=total)
+            found, total = _ALL_USERS.run(self._session, request)
+        return Page(items=[_user_view(row) for row in found], request=request, total=total)
 
     def _one(self, condition: ColumnElement[bool]) -> User | None:
         # Every condition names one user at most; identities come joined in, in one query.
@@ -116,14 +150,24 @@ class SqlAlchemyUserRepository(ports.UserRepository):
         return _user_from_row(row) if row else None
 
 
-def _user_views() -> Select[Any]:
-    # Each user's providers come aggregated in the same statement, not in a second one.
-    providers = (select(func.aggregate_strings(IdentityRow.provider, ","))
-                 .where(IdentityRow.user_id == UserRow.id).scalar_subquery())
-    return select(
-        UserRow.id, UserRow.email, UserRow.name, UserRow.role, UserRow.phone_number,
-        UserRow.created_at, CustomerRow.code, providers,
-    ).outerjoin(CustomerRow, CustomerRow.user_id == UserRow.id)
+# A user as admins see them; each user's providers come aggregated in the same statement.
+_USER_VIEWS = select(
+    _USERS.c.id, _USERS.c.email, _USERS.c.name, _USERS.c.role, _USERS.c.phone_number,
+    _USERS.c.created_at, _CUSTOMERS.c.code.label("customer_code"),
+    select(func.aggregate_strings(_IDENTITIES.c.provider, ","))
+    .where(_IDENTITIES.c.user_id == _USERS.c.id).scalar_subquery().label("providers"),
+).outerjoin(_CUSTOMERS, _CUSTOMERS.c.user_id == _USERS.c.id)
+_USER_VIEW_BY_ID = _USER_VIEWS.where(_USERS.c.id == bindparam("user_id"))
+_USERS_NEWEST_FIRST = (_USERS.c.created_at.desc(), _USERS.c.id.desc())
+_ALL_USERS = _PageQuery.of(
+    _USER_VIEWS.order_by(*_USERS_NEWEST_FIRST).limit(bindparam("limit"))
+    .offset(bindparam("offset")),
+    row_counts.total(row_counts.USERS))
+_EMAIL_MATCHES = _USERS.c.email.like(bindparam("pattern"), escape="/")
+_USERS_MATCHING = _PageQuery.of(
+    _USER_VIEWS.where(_EMAIL_MATCHES).order_by(*_USERS_NEWEST_FIRST)
+    .limit(bindparam("limit")).offset(bindparam("offset")),
+    _rows_counted(_USERS, _EMAIL_MATCHES))
 
 
 def _user_from_row(row: UserRow) -> User:
@@ -159,19 +203,17 @@ def _user_to_row(user: User, row: UserRow) -> UserRow:
     return row
 
 
-def _user_view(
-    user_id: UUID, email: str, name: str, role: str, phone_number: str | None,
-    created_at: datetime, customer_code: str | None, providers: str | None,
-) -> UserView:
+def _user_view(row: Any) -> UserView:
+    """A user from a row of ``_USER_VIEWS``."""
     return UserView(
-        id=user_id,
-        email=email,
-        name=name,
-        role=role,
-        phone_number=phone_number,
-        providers=sorted(set(providers.split(","))) if providers else [],
-        customer_code=customer_code,
-        created_at=created_at,
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        role=row.role,
+        phone_number=row.phone_number,
+        providers=sorted(set(row.providers.split(","))) if row.providers else [],
+        customer_code=row.customer_code,
+        created_at=row.created_at,
     )
 
 
@@ -198,25 +240,19 @@ class SqlAlchemyCustomerRepository(ports.CustomerRepository):
         self, *, code: CustomerCode | None = None, customer_id: UUID | None = None
     ) -> CustomerView | None:
         if code is not None:
-            condition = CustomerRow.code == code.value
+            found = _reader(self._session).execute(_CUSTOMER_VIEW_BY_CODE,
+                                                   {"code": code.value}).first()
         elif customer_id is not None:
-            condition = CustomerRow.id == customer_id
+            found = _reader(self._session).execute(_CUSTOMER_VIEW_BY_ID,
+                                                   {"customer_id": customer_id}).first()
         else:
             return None
-        found = self._session.execute(_customer_views().where(condition)).first()
-        return _customer_view(*found) if found else None
+        return _customer_view(found) if found else None
 
     def list(self, request: PageRequest) -> Page[CustomerView]:
-        page = (
-            _customer_views()
-            .order_by(CustomerRow.created_at.desc(), CustomerRow.id.desc())
-            .limit(request.per_page)
-            .offset(request.offset)
-        )
         self._counts.write()
-        found, total = _page_with_total(
-            self._session, page, request, row_counts.total(row_counts.CUSTOMERS))
-        return Page(items=[_customer_view(*row) for row in found], request=request, total=total)
+        found, total = _ALL_CUSTOMERS.run(self._session, request)
+        return Page(items=[_customer_view(row) for row in found], request=request, total=total)
 
     def _one(self, condition: ColumnElement[bool]) -> Customer | None:
         # The customer's user comes along into the session: use cases that load a customer
@@ -227,10 +263,16 @@ class SqlAlchemyCustomerRepository(ports.CustomerRepository):
         return _customer_from_row(row) if row else None
 
 
-def _customer_views() -> Select[CustomerRow, str, str, str | None]:
-    return select(CustomerRow, UserRow.name, UserRow.email, UserRow.phone_number).join(
-        UserRow, UserRow.id == CustomerRow.user_id
-    )
+# A customer as admins see them: with the name and contacts of their user.
+_CUSTOMER_VIEWS = select(
+    *_CUSTOMERS.c, _USERS.c.name, _USERS.c.email, _USERS.c.phone_number,
+).join(_USERS, _USERS.c.id == _CUSTOMERS.c.user_id)
+_CUSTOMER_VIEW_BY_CODE = _CUSTOMER_VIEWS.where(_CUSTOMERS.c.code == bindparam("code"))
+_CUSTOMER_VIEW_BY_ID = _CUSTOMER_VIEWS.where(_CUSTOMERS.c.id == bindparam("customer_id"))
+_ALL_CUSTOMERS = _PageQuery.of(
+    _CUSTOMER_VIEWS.order_by(_CUSTOMERS.c.created_at.desc(), _CUSTOMERS.c.id.desc())
+    .limit(bindparam("limit")).offset(bindparam("offset")),
+    row_counts.total(row_counts.CUSTOMERS))
 
 
 def _customer_from_row(row: CustomerRow) -> Customer:
@@ -247,16 +289,15 @@ def _customer_to_row(customer: Customer, row: CustomerRow) -> CustomerRow:
     return row
 
 
-def _customer_view(
-    row: CustomerRow, name: str, email: str, phone_number: str | None
-) -> CustomerView:
+def _customer_view(row: Any) -> CustomerView:
+    """A customer from a row of ``_CUSTOMER_VIEWS``."""
     return CustomerView(
         id=row.id,
         code=row.code,
         user_id=row.user_id,
-        name=name,
-        email=email,
-        phone_number=phone_number,
+        name=row.name,
+        email=row.email,
+        phone_number=row.phone_number,
         created_at=row.created_at,
     )
 
@@ -272,15 +313,16 @@ class SqlAlchemyOrderRepository(ports.OrderRepository):
             self._counts.change(name, +1)
 
     def get(self, order_id: UUID, *, for_update: bool = False) -> Order | None:
-        query = _with_notification(select(OrderRow, SmsRow)).where(OrderRow.id == order_id)
-        if for_update:
-            # SELECT ... FOR UPDATE OF orders (the outer-joined SMS cannot be locked); SQLite
-            # has no row locks, SQLAlchemy leaves the clause out, and its one writer at a
-            # time serialises the changes instead.
-            query = query.with_for_update(of=OrderRow).execution_options(
-                populate_existing=True)
-        found = self._session.execute(query).first()
-        return _order_from_row(*found) if found else None
+        if not for_update:
+            found = _reader(self._session).execute(_ORDER_BY_ID, {"order_id": order_id}).first()
+            return _order_from_columns(found) if found else None
+        # SELECT ... FOR UPDATE OF orders (the outer-joined SMS cannot be locked); SQLite has
+        # no row locks, SQLAlchemy leaves the clause out, and its one writer at a time
+        # serialises the changes instead. The row stays in the session for ``save``.
+        query = (_with_notification(select(OrderRow, SmsRow)).where(OrderRow.id == order_id)
+                 .with_for_update(of=OrderRow).execution_options(populate_existing=True))
+        locked = self._session.execute(query).first()
+        return _order_from_row(*locked) if locked else None
 
     def save(self, order: Order) -> None:
         row = self._session.get(OrderRow, order.id)
@@ -300,43 +342,72 @@ class SqlAlchemyOrderRepository(ports.OrderRepository):
         customer_id: UUID | None = None,
         status: OrderStatus | None = None,
     ) -> Page[Order]:
-        conditions: list[ColumnElement[bool]] = []
-        if customer_id is not None:
-            conditions.append(OrderRow.customer_id == customer_id)
-        if status is not None:
-            conditions.append(OrderRow.status == status.value)
-        newest_first = (OrderRow.created_at.desc(), OrderRow.id.desc())
-        # The page's ids come from an index alone; only those orders are then read and joined
-        # to their SMS. Joining first would look up the SMS of every order the offset skips.
-        picked = (
-            select(OrderRow.id)
-            .where(*conditions)
-            .order_by(*newest_first)
-            .limit(request.per_page)
-            .offset(request.offset)
-            .subquery()
-        )
-        page = _with_notification(
-            select(OrderRow, SmsRow).select_from(picked).join(OrderRow, OrderRow.id == picked.c.id)
-        ).order_by(*newest_first)
         self._counts.write()
         status_name = status.value if status else None
-        total_query = row_counts.total(
-            row_counts.orders_of(customer_id, status_name) if customer_id
-            else row_counts.orders_with_status(status_name) if status_name
-            else row_counts.ORDERS)
-        rows, total = _page_with_total(self._session, page, request, total_query)
-        return Page(
-            items=[_order_from_row(order, sms) for order, sms in rows],
-            request=request,
-            total=total,
-        )
+        count_name = (row_counts.orders_of(customer_id, status_name) if customer_id
+                      else row_counts.orders_with_status(status_name) if status_name
+                      else row_counts.ORDERS)
+        rows, total = _orders_page(customer_id is not None, status is not None).run(
+            self._session, request, customer_id=customer_id, status=status_name,
+            count_name=count_name)
+        return Page(items=[_order_from_columns(row) for row in rows], request=request, total=total)
 
 
 def _with_notification(query: Select[*Columns]) -> Select[*Columns]:
     """Join each order to the SMS that announced it, in the same statement."""
     return query.outerjoin(SmsRow, (SmsRow.order_id == OrderRow.id)
                            & (SmsRow.kind == SmsKind.ORDER_PLACED.value))
+
+
+# An order with the state of the SMS that announced it, in one statement.
+_ORDER_COLUMNS = (
+    *_ORDERS.c,
+    _SMS.c.status.label("sms_status"),
+    _SMS.c.attempts.label("sms_attempts"),
+    _SMS.c.last_error.label("sms_last_error"),
+    _SMS.c.sent_at.label("sms_sent_at"),
+)
+_ANNOUNCES_ORDER = (_SMS.c.order_id == _ORDERS.c.id) & (_SMS.c.kind == SmsKind.ORDER_PLACED.value)
+_ANNOUNCED_ORDERS = _ORDERS.outerjoin(_SMS, _ANNOUNCES_ORDER)
+_ORDER_BY_ID = (select(*_ORDER_COLUMNS).select_from(_ANNOUNCED_ORDERS)
+                .where(_ORDERS.c.id == bindparam("order_id")))
+
+
+@cache
+def _orders_page(of_customer: bool, with_status: bool) -> _PageQuery:
+    """A page of orders, newest first, perhaps only one customer's or those with one status;
+    the total is the row count named ``count_name``."""
+    conditions = []
+    if of_customer:
+        conditions.append(_ORDERS.c.customer_id == bindparam("customer_id"))
+    if with_status:
+        conditions.append(_ORDERS.c.status == bindparam("status"))
+    newest_first = (_ORDERS.c.created_at.desc(), _ORDERS.c.id.desc())
+    # The page's ids come from an index alone; only those orders are then read and joined to
+    # their SMS. Joining first would look up the SMS of every order the offset skips.
+    picked = (select(_ORDERS.c.id).where(*conditions).order_by(*newest_first)
+              .limit(bindparam("limit")).offset(bindparam("offset")).subquery())
+    page = (select(*_ORDER_COLUMNS).select_from(picked)
+            .join(_ORDERS, _ORDERS.c.id == picked.c.id).outerjoin(_SMS, _ANNOUNCES_ORDER)
+            .order_by(*newest_first))
+    return _PageQuery.of(page, row_counts.total(bindparam("count_name")))
+
+
+def _order_from_columns(row: Any) -> Order:
+    """An order from a row of ``_ORDER_COLUMNS``."""
+    notification = None if row.sms_status is None else NotificationState(
+        SmsStatus(row.sms_status), row.sms_attempts, row.sms_last_error, row.sms_sent_at)
+    return Order(
+        id=row.id,
+        customer_id=row.customer_id,
+        customer_code=CustomerCode(row.customer_code),
+        item=row.item,
+        amount=Money(row.amount, row.currency),
+        status=OrderStatus(row.status),
+        created_at=row.created_at,
+        confirmed_at=row.confirmed_at,
+        notification=notification,
+    )
 
 
 def _order_status_counts(customer_id: UUID, status: str) -> list[str]:
@@ -484,13 +555,15 @@ class SqlAlchemyIncomingMessages(ports.IncomingMessages):
         return _incoming_from_row(row) if row else None
 
     def for_order(self, order_id: UUID) -> list[IncomingSms]:
-        rows = self._session.scalars(
-            select(IncomingSmsRow).where(IncomingSmsRow.order_id == order_id)
-            .order_by(IncomingSmsRow.received_at, IncomingSmsRow.id))
+        rows = _reader(self._session).execute(_REPLIES_TO_ORDER, {"order_id": order_id})
         return [_incoming_from_row(row) for row in rows]
 
 
-def _incoming_from_row(row: IncomingSmsRow) -> IncomingSms:
+_REPLIES_TO_ORDER = (select(_INCOMING).where(_INCOMING.c.order_id == bindparam("order_id"))
+                     .order_by(_INCOMING.c.received_at, _INCOMING.c.id))
+
+
+def _incoming_from_row(row: IncomingSmsRow | Any) -> IncomingSms:
     return IncomingSms(
         id=row.id, provider_message_id=row.provider_message_id, sender=row.sender,
         text=row.text, received_at=row.received_at, outcome=ReplyOutcome(row.outcome),
@@ -537,7 +610,13 @@ class SqlAlchemyRevokedTokens(ports.RevokedTokens):
         return self._session.get(RevokedTokenRow, jti) is not None
 
     def check(self, jti: str, *, issued_to: UUID | None) -> tuple[bool, Role | None]:
-        revoked = select(RevokedTokenRow.jti).where(RevokedTokenRow.jti == jti).exists()
-        role = select(UserRow.role).where(UserRow.id == issued_to).scalar_subquery()
-        was_revoked, current_role = self._session.execute(select(revoked, role)).one()
+        was_revoked, current_role = _reader(self._session).execute(
+            _TOKEN_CHECK, {"jti": jti, "user_id": issued_to}).one()
         return bool(was_revoked), Role(current_role) if current_role else None
+
+
+# Every request with a token asks this: whether it was revoked and its holder's role now.
+_TOKEN_CHECK = select(
+    select(_REVOKED.c.jti).where(_REVOKED.c.jti == bindparam("jti")).exists(),
+    select(_USERS.c.role).where(_USERS.c.id == bindparam("user_id")).scalar_subquery(),
+)

@@ -13,7 +13,7 @@ import secrets
 from collections import Counter
 from uuid import UUID
 
-from sqlalchemy import BigInteger, ScalarSelect, cast, func, select
+from sqlalchemy import BigInteger, BindParameter, ScalarSelect, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -51,8 +51,9 @@ def orders_of(customer_id: UUID, status: str | None = None) -> str:
     return f"{name}:{status}" if status else name
 
 
-def total(name: str) -> ScalarSelect[int]:
-    """The count called ``name``, as a scalar subquery that can ride in another statement."""
+def total(name: str | BindParameter[str]) -> ScalarSelect[int]:
+    """The count called ``name`` (or named by a bound parameter), as a scalar subquery that
+    can ride in another statement."""
     # PostgreSQL sums bigints into numerics: the cast brings back an int.
     return (
         select(cast(func.coalesce(func.sum(RowCountRow.value), 0), BigInteger))

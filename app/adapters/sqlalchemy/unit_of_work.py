@@ -7,7 +7,7 @@ from contextlib import contextmanager, suppress
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint, event
+from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint
 from sqlalchemy.exc import (
     DBAPIError,
     IntegrityError,
@@ -46,20 +46,6 @@ _POSTGRES_UNIQUE_VIOLATION = "23505"
 _SQLITE_UNIQUE_VIOLATION = "UNIQUE constraint failed: "
 
 
-def _keep_loaded_rows(session: Session) -> None:
-    """Hold every row the session loads until the unit of work ends.
-
-    Repositories hand out domain objects, not rows, so nothing else references the rows and
-    the session's weak identity map would drop them: saving an object loaded moments before
-    would then read its row again.
-    """
-    kept: list[object] = []
-
-    @event.listens_for(session, "loaded_as_persistent")
-    def keep(_session: Session, instance: object) -> None:
-        kept.append(instance)
-
-
 class SqlAlchemyUnitOfWork(ports.UnitOfWork):
     """A session per ``with`` block; leaving the block rolls back whatever was not committed."""
 
@@ -71,7 +57,6 @@ class SqlAlchemyUnitOfWork(ports.UnitOfWork):
     def __enter__(self) -> Self:
         session = self._session_factory()
         self._session = session
-        _keep_loaded_rows(session)
         self._counts = counts = RowCounts(session)
         self.users = SqlAlchemyUserRepository(session, counts)
         self.customers = SqlAlchemyCustomerRepository(session, counts)
