@@ -724,3 +724,90 @@ def test_what_a_unit_of_work_loaded_is_not_read_again(
 
     assert holder is not None
     assert len(statements) == 2  # the customer with its user, then the order
+
+
+@contextmanager
+def statements_run_on(engine: Engine) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement.lstrip().split(None, 1)[0].upper())
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+class TestHeldBackWrites:
+    """New orders, SMS and idempotency keys wait with the count changes and are written
+    together: before anything reads, and before commit."""
+
+    @pytest.mark.postgres_only  # SQLite has no data-modifying WITH: a statement per table
+    def test_an_order_its_sms_key_and_counts_are_one_statement(
+        self, uow_factory: UowFactory, engine: Engine
+    ) -> None:
+        a_customer(uow_factory, code="K7Q2M9XD")
+        command = orders.PlaceOrder(customer_code="K7Q2M9XD", item="Sack of maize",
+                                    amount="420", currency="KES", idempotency_key="once")
+
+        with statements_run_on(engine) as statements:
+            placed = orders.place_order(command, uow=uow_factory(), clock=lambda: NOW)
+
+        # The key's look-up, the customer with its user, then every write at once.
+        assert statements == ["SELECT", "SELECT", "WITH"]
+        with uow_factory() as uow:
+            assert uow.orders.get(placed.order.id) is not None
+            assert [m.id for m in uow.outbox.for_order(placed.order.id)] == [
+                placed.notification.id]
+            assert uow.idempotency_keys.get("once") is not None
+            assert uow.orders.list(PageRequest()).total == 1
+
+    def test_reads_in_the_unit_of_work_see_held_back_rows_and_rollback_drops_them(
+        self, uow_factory: UowFactory
+    ) -> None:
+        customer = a_customer(uow_factory)
+        order = an_order(customer)
+        message = SmsMessage(recipient=PhoneNumber("+254719485369"), text="Hello",
+                             created_at=NOW, order_id=order.id)
+
+        with uow_factory() as uow:
+            uow.orders.add(order)
+            uow.outbox.add(message)
+            assert uow.orders.get(order.id) is not None  # the repositories' own statement
+            assert uow.outbox.get(message.id) is not None  # an ORM query
+            assert uow.orders.list(PageRequest(), customer_id=customer.id).total == 1
+            uow.rollback()
+
+        with uow_factory() as uow:
+            assert uow.orders.get(order.id) is None
+            assert uow.outbox.get(message.id) is None
+            assert uow.orders.list(PageRequest()).total == 0
+
+    def test_a_held_back_row_may_refer_to_an_orm_row_added_before_it(
+        self, uow_factory: UowFactory
+    ) -> None:
+        user = a_user()
+        customer = Customer(user_id=user.id, code=CustomerCode("K7Q2M9XD"), created_at=NOW)
+        order = an_order(customer)
+
+        saved(uow_factory, user, customer, order)
+
+        with uow_factory() as uow:
+            assert uow.orders.list(PageRequest(), customer_id=customer.id).total == 1
+
+    def test_many_rows_at_once_are_all_written_and_counted(
+        self, uow_factory: UowFactory
+    ) -> None:
+        customer = a_customer(uow_factory)
+        many = [an_order(customer, at=NOW + timedelta(seconds=i)) for i in range(40)]
+        many[0].confirm(at=NOW)
+
+        saved(uow_factory, *many)
+
+        with uow_factory() as uow:
+            page = uow.orders.list(PageRequest(per_page=100), customer_id=customer.id)
+            pending = uow.orders.list(PageRequest(), status=OrderStatus.PENDING)
+        assert {o.id for o in page.items} == {o.id for o in many}
+        assert (page.total, pending.total) == (40, 39)

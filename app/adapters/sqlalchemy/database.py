@@ -11,6 +11,8 @@ from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from app.adapters.sqlalchemy.pending_writes import write_before_orm_queries
+
 CONNECT_TIMEOUT_SECONDS = 5
 STATEMENT_TIMEOUT_MS = 15_000
 POOL_TIMEOUT_SECONDS = 10
@@ -92,6 +94,7 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     # Use cases read what they wrote after commit() in the same unit of work.
     sessions = sessionmaker(bind=engine, expire_on_commit=False)
     event.listen(sessions, "loaded_as_persistent", _keep_loaded_row)
+    write_before_orm_queries(sessions)
     return sessions
 
 

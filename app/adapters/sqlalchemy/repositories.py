@@ -1,6 +1,7 @@
 """The repository ports over a SQLAlchemy session: rows go in and domain objects come out.
 
-Each aggregate converts in exactly two functions, ``_x_from_row`` and ``_x_to_row``. Value
+Each aggregate converts in exactly two functions: ``_x_from_row`` and ``_x_to_row`` (or
+``_x_values``, for rows held back and written without the ORM, see pending_writes.py). Value
 objects are rebuilt from the stored strings without validating them again: only valid values
 were ever written.
 """
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from app.adapters.sqlalchemy import row_counts
 from app.adapters.sqlalchemy.orm import (
+    Base,
     CustomerRow,
     IdempotencyKeyRow,
     IdentityRow,
@@ -36,7 +38,7 @@ from app.adapters.sqlalchemy.orm import (
     SmsRow,
     UserRow,
 )
-from app.adapters.sqlalchemy.row_counts import RowCounts
+from app.adapters.sqlalchemy.pending_writes import PendingWrites
 from app.domain.notifications import NotificationState, SmsKind, SmsMessage, SmsStatus
 from app.domain.orders import Order, OrderStatus
 from app.domain.replies import IncomingSms, ReplyOutcome
@@ -61,8 +63,10 @@ _REVOKED = RevokedTokenRow.__table__
 
 
 def _reader(session: Session) -> Connection:
-    """The session's connection, once whatever the session holds back has been written, so a
-    statement run on it sees this unit of work's changes as the session's own queries do."""
+    """The session's connection, once whatever the unit of work holds back has been written,
+    so a statement run on it sees this unit of work's changes as the ORM's queries do."""
+    pending: PendingWrites = session.info["pending_writes"]
+    pending.write()
     session.flush()
     return session.connection()
 
@@ -102,16 +106,16 @@ def _like_pattern(text: str) -> str:
 
 
 class SqlAlchemyUserRepository(ports.UserRepository):
-    def __init__(self, session: Session, counts: RowCounts) -> None:
+    def __init__(self, session: Session, writes: PendingWrites) -> None:
         self._session = session
-        self._counts = counts
+        self._writes = writes
 
     def add(self, user: User) -> None:
         """Insert a new user, or write back the state of an existing one."""
         row = self._session.get(UserRow, user.id)
         if row is None:
             self._session.add(_user_to_row(user, UserRow()))
-            self._counts.change(row_counts.USERS, +1)
+            self._writes.count(row_counts.USERS, +1)
         else:
             _user_to_row(user, row)
 
@@ -138,7 +142,6 @@ class SqlAlchemyUserRepository(ports.UserRepository):
             found, total = _USERS_MATCHING.run(self._session, request,
                                                pattern=_like_pattern(email_contains.lower()))
         else:
-            self._counts.write()
             found, total = _ALL_USERS.run(self._session, request)
         return Page(items=[_user_view(row) for row in found], request=request, total=total)
 
@@ -218,13 +221,13 @@ def _user_view(row: Any) -> UserView:
 
 
 class SqlAlchemyCustomerRepository(ports.CustomerRepository):
-    def __init__(self, session: Session, counts: RowCounts) -> None:
+    def __init__(self, session: Session, writes: PendingWrites) -> None:
         self._session = session
-        self._counts = counts
+        self._writes = writes
 
     def add(self, customer: Customer) -> None:
         self._session.add(_customer_to_row(customer, CustomerRow()))
-        self._counts.change(row_counts.CUSTOMERS, +1)
+        self._writes.count(row_counts.CUSTOMERS, +1)
 
     def get_by_code(self, code: CustomerCode) -> Customer | None:
         return self._one(CustomerRow.code == code.value)
@@ -250,7 +253,6 @@ class SqlAlchemyCustomerRepository(ports.CustomerRepository):
         return _customer_view(found) if found else None
 
     def list(self, request: PageRequest) -> Page[CustomerView]:
-        self._counts.write()
         found, total = _ALL_CUSTOMERS.run(self._session, request)
         return Page(items=[_customer_view(row) for row in found], request=request, total=total)
 
@@ -303,14 +305,14 @@ def _customer_view(row: Any) -> CustomerView:
 
 
 class SqlAlchemyOrderRepository(ports.OrderRepository):
-    def __init__(self, session: Session, counts: RowCounts) -> None:
+    def __init__(self, session: Session, writes: PendingWrites) -> None:
         self._session = session
-        self._counts = counts
+        self._writes = writes
 
     def add(self, order: Order) -> None:
-        self._session.add(_order_to_row(order, OrderRow()))
+        self._writes.insert(OrderRow, _order_values(order))
         for name in _order_counts(order.customer_id, order.status.value):
-            self._counts.change(name, +1)
+            self._writes.count(name, +1)
 
     def get(self, order_id: UUID, *, for_update: bool = False) -> Order | None:
         if not for_update:
@@ -330,10 +332,10 @@ class SqlAlchemyOrderRepository(ports.OrderRepository):
             raise LookupError(f"order {order.id} was never added, so it cannot be saved")
         if row.status != order.status.value:
             for was in _order_status_counts(row.customer_id, row.status):
-                self._counts.change(was, -1)
+                self._writes.count(was, -1)
             for now in _order_status_counts(row.customer_id, order.status.value):
-                self._counts.change(now, +1)
-        _order_to_row(order, row)
+                self._writes.count(now, +1)
+        _assign(row, _order_values(order))
 
     def list(
         self,
@@ -342,7 +344,6 @@ class SqlAlchemyOrderRepository(ports.OrderRepository):
         customer_id: UUID | None = None,
         status: OrderStatus | None = None,
     ) -> Page[Order]:
-        self._counts.write()
         status_name = status.value if status else None
         count_name = (row_counts.orders_of(customer_id, status_name) if customer_id
                       else row_counts.orders_with_status(status_name) if status_name
@@ -435,25 +436,33 @@ def _order_from_row(row: OrderRow, announcement: SmsRow | None = None) -> Order:
     )
 
 
-def _order_to_row(order: Order, row: OrderRow) -> OrderRow:
-    row.id = order.id
-    row.customer_id = order.customer_id
-    row.customer_code = order.customer_code.value
-    row.item = order.item
-    row.amount = order.amount.amount
-    row.currency = order.amount.currency
-    row.status = order.status.value
-    row.created_at = order.created_at
-    row.confirmed_at = order.confirmed_at
-    return row
+def _order_values(order: Order) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "customer_id": order.customer_id,
+        "customer_code": order.customer_code.value,
+        "item": order.item,
+        "amount": order.amount.amount,
+        "currency": order.amount.currency,
+        "status": order.status.value,
+        "created_at": order.created_at,
+        "confirmed_at": order.confirmed_at,
+    }
+
+
+def _assign(row: Base, values: dict[str, Any]) -> None:
+    """Write column values into a row the session tracks."""
+    for column, value in values.items():
+        setattr(row, column, value)
 
 
 class SqlAlchemySmsOutbox(ports.SmsOutbox):
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, writes: PendingWrites) -> None:
         self._session = session
+        self._writes = writes
 
     def add(self, message: SmsMessage) -> None:
-        self._session.add(_sms_to_row(message, SmsRow()))
+        self._writes.insert(SmsRow, _sms_values(message))
 
     def get(self, message_id: UUID) -> SmsMessage | None:
         row = self._session.get(SmsRow, message_id)
@@ -483,7 +492,7 @@ class SqlAlchemySmsOutbox(ports.SmsOutbox):
         row = self._session.get(SmsRow, message.id)
         if row is None:
             raise LookupError(f"message {message.id} was never added, so it cannot be saved")
-        _sms_to_row(message, row)
+        _assign(row, _sms_values(message))
 
     def get_by_provider_id(self, provider_message_id: str) -> SmsMessage | None:
         row = self._session.scalars(
@@ -522,20 +531,21 @@ def _sms_from_row(row: SmsRow) -> SmsMessage:
     )
 
 
-def _sms_to_row(message: SmsMessage, row: SmsRow) -> SmsRow:
-    row.id = message.id
-    row.order_id = message.order_id
-    row.kind = message.kind.value
-    row.recipient = message.recipient.e164
-    row.text = message.text
-    row.status = message.status.value
-    row.attempts = message.attempts
-    row.next_attempt_at = message.next_attempt_at
-    row.last_error = message.last_error
-    row.provider_message_id = message.provider_message_id
-    row.sent_at = message.sent_at
-    row.created_at = message.created_at
-    return row
+def _sms_values(message: SmsMessage) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "order_id": message.order_id,
+        "kind": message.kind.value,
+        "recipient": message.recipient.e164,
+        "text": message.text,
+        "status": message.status.value,
+        "attempts": message.attempts,
+        "next_attempt_at": message.next_attempt_at,
+        "last_error": message.last_error,
+        "provider_message_id": message.provider_message_id,
+        "sent_at": message.sent_at,
+        "created_at": message.created_at,
+    }
 
 
 class SqlAlchemyIncomingMessages(ports.IncomingMessages):
@@ -572,8 +582,9 @@ def _incoming_from_row(row: IncomingSmsRow | Any) -> IncomingSms:
 
 
 class SqlAlchemyIdempotencyKeys(ports.IdempotencyKeys):
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, writes: PendingWrites) -> None:
         self._session = session
+        self._writes = writes
 
     def get(self, key: str) -> ports.IdempotencyRecord | None:
         row = self._session.get(IdempotencyKeyRow, key)
@@ -588,15 +599,14 @@ class SqlAlchemyIdempotencyKeys(ports.IdempotencyKeys):
         )
 
     def add(self, record: ports.IdempotencyRecord) -> None:
-        self._session.add(
-            IdempotencyKeyRow(
-                key=record.key,
-                fingerprint=record.fingerprint,
-                order_id=record.order_id,
-                notification_id=record.notification_id,
-                created_at=record.created_at,
-            )
-        )
+        # Held back like the order and the SMS it refers to.
+        self._writes.insert(IdempotencyKeyRow, {
+            "key": record.key,
+            "fingerprint": record.fingerprint,
+            "order_id": record.order_id,
+            "notification_id": record.notification_id,
+            "created_at": record.created_at,
+        })
 
 
 class SqlAlchemyRevokedTokens(ports.RevokedTokens):

@@ -1,21 +1,18 @@
 """Exact row counts in O(1): sharded counters changed in the same transactions as the rows.
 
 A count is the sum of the ``SHARDS`` rows of one name in ``row_counts``. A unit of work
-gathers its changes and writes them in one upsert just before it commits, all to one shard
-picked at random, names in order: concurrent writers seldom wait for one another, hold the
-counter rows only while they commit, and always lock them in the same order, so they cannot
-deadlock on them. A unit of work that rolls back changes no count.
+gathers its changes and writes them in one upsert just before it commits or reads
+(pending_writes.py), all to one shard picked at random, names in order: concurrent writers
+seldom wait for one another, hold the counter rows only while they commit, and always lock
+them in the same order, so they cannot deadlock on them. A unit of work that rolls back
+changes no count.
 """
 
 from __future__ import annotations
 
-import secrets
-from collections import Counter
 from uuid import UUID
 
 from sqlalchemy import BigInteger, BindParameter, ScalarSelect, cast, func, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from app.adapters.sqlalchemy.orm import RowCountRow
 
@@ -60,33 +57,3 @@ def total(name: str | BindParameter[str]) -> ScalarSelect[int]:
         .where(RowCountRow.name == name)
         .scalar_subquery()
     )
-
-
-class RowCounts:
-    """The count changes of one unit of work, not yet written."""
-
-    def __init__(self, session: Session) -> None:
-        self._session = session
-        self._changes: Counter[str] = Counter()
-
-    def change(self, name: str, by: int) -> None:
-        self._changes[name] += by
-
-    def discard(self) -> None:
-        self._changes.clear()
-
-    def write(self) -> None:
-        changes = sorted((name, by) for name, by in self._changes.items() if by)
-        self._changes.clear()
-        if not changes:
-            return
-        shard = secrets.randbelow(SHARDS)
-        dialect = self._session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        upsert = insert(RowCountRow).values(
-            [{"name": name, "shard": shard, "value": by} for name, by in changes]
-        )
-        self._session.execute(upsert.on_conflict_do_update(
-            index_elements=[RowCountRow.name, RowCountRow.shard],
-            set_={"value": RowCountRow.value + upsert.excluded.value},
-        ))

@@ -19,6 +19,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from app.adapters.sqlalchemy.orm import Base
+from app.adapters.sqlalchemy.pending_writes import PendingWrites
 from app.adapters.sqlalchemy.repositories import (
     SqlAlchemyCustomerRepository,
     SqlAlchemyIdempotencyKeys,
@@ -28,7 +29,6 @@ from app.adapters.sqlalchemy.repositories import (
     SqlAlchemySmsOutbox,
     SqlAlchemyUserRepository,
 )
-from app.adapters.sqlalchemy.row_counts import RowCounts
 from app.services import ports
 from app.services.errors import StorageUnavailable, UniqueViolation
 
@@ -52,18 +52,18 @@ class SqlAlchemyUnitOfWork(ports.UnitOfWork):
     def __init__(self, session_factory: Callable[[], Session]) -> None:
         self._session_factory = session_factory
         self._session: Session | None = None
-        self._counts: RowCounts | None = None
+        self._writes: PendingWrites | None = None
 
     def __enter__(self) -> Self:
         session = self._session_factory()
         self._session = session
-        self._counts = counts = RowCounts(session)
-        self.users = SqlAlchemyUserRepository(session, counts)
-        self.customers = SqlAlchemyCustomerRepository(session, counts)
-        self.orders = SqlAlchemyOrderRepository(session, counts)
-        self.outbox = SqlAlchemySmsOutbox(session)
+        self._writes = writes = PendingWrites(session)
+        self.users = SqlAlchemyUserRepository(session, writes)
+        self.customers = SqlAlchemyCustomerRepository(session, writes)
+        self.orders = SqlAlchemyOrderRepository(session, writes)
+        self.outbox = SqlAlchemySmsOutbox(session, writes)
         self.incoming_messages = SqlAlchemyIncomingMessages(session)
-        self.idempotency_keys = SqlAlchemyIdempotencyKeys(session)
+        self.idempotency_keys = SqlAlchemyIdempotencyKeys(session, writes)
         self.revoked_tokens = SqlAlchemyRevokedTokens(session)
         return self
 
@@ -73,7 +73,7 @@ class SqlAlchemyUnitOfWork(ports.UnitOfWork):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        session, self._session, self._counts = self._active(), None, None
+        session, self._session, self._writes = self._active(), None, None
         try:
             session.close()  # rolls back whatever was not committed
         except SQLAlchemyError as error:
@@ -87,14 +87,14 @@ class SqlAlchemyUnitOfWork(ports.UnitOfWork):
                 raise translated from exc
 
     def commit(self) -> None:
-        session, counts = self._active(), self._active_counts()
+        session, writes = self._active(), self._active_writes()
         with _translated_errors(session):
-            counts.write()
+            writes.write()
             session.commit()
 
     def rollback(self) -> None:
-        session, counts = self._active(), self._active_counts()
-        counts.discard()
+        session, writes = self._active(), self._active_writes()
+        writes.discard()
         with _translated_errors(session):
             session.rollback()
 
@@ -103,10 +103,10 @@ class SqlAlchemyUnitOfWork(ports.UnitOfWork):
             raise RuntimeError("use the unit of work inside a `with` block")
         return self._session
 
-    def _active_counts(self) -> RowCounts:
-        if self._counts is None:
+    def _active_writes(self) -> PendingWrites:
+        if self._writes is None:
             raise RuntimeError("use the unit of work inside a `with` block")
-        return self._counts
+        return self._writes
 
 
 @contextmanager
