@@ -8,6 +8,7 @@ were ever written.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -109,6 +110,12 @@ class SqlAlchemyUserRepository(ports.UserRepository):
     def __init__(self, session: Session, writes: PendingWrites) -> None:
         self._session = session
         self._writes = writes
+        # Users this unit of work has loaded, some with their customer: asked for again,
+        # they cost no statement.
+        self._loaded: dict[UUID, User] = {}
+
+    def remember(self, user: User) -> User:
+        return self._loaded.setdefault(user.id, user)
 
     def add(self, user: User) -> None:
         """Insert a new user, or write back the state of an existing one."""
@@ -120,8 +127,10 @@ class SqlAlchemyUserRepository(ports.UserRepository):
             _user_to_row(user, row)
 
     def get(self, user_id: UUID) -> User | None:
+        if user_id in self._loaded:
+            return self._loaded[user_id]
         row = self._session.get(UserRow, user_id, options=[joinedload(UserRow.identities)])
-        return _user_from_row(row) if row else None
+        return self.remember(_user_from_row(row, row.identities)) if row else None
 
     def get_by_email(self, email: Email) -> User | None:
         return self._one(UserRow.email == email.value)
@@ -150,7 +159,7 @@ class SqlAlchemyUserRepository(ports.UserRepository):
         found = self._session.scalars(
             select(UserRow).options(joinedload(UserRow.identities)).where(condition))
         row = found.unique().one_or_none()
-        return _user_from_row(row) if row else None
+        return _user_from_row(row, row.identities) if row else None
 
 
 # A user as admins see them; each user's providers come aggregated in the same statement.
@@ -173,7 +182,8 @@ _USERS_MATCHING = _PageQuery.of(
     _rows_counted(_USERS, _EMAIL_MATCHES))
 
 
-def _user_from_row(row: UserRow) -> User:
+def _user_from_row(row: UserRow | Any, identities: Iterable[Any]) -> User:
+    """A user from its row (or a row of its columns) and its identities' rows."""
     return User(
         id=row.id,
         email=Email(row.email),
@@ -182,7 +192,7 @@ def _user_from_row(row: UserRow) -> User:
         phone_number=PhoneNumber(row.phone_number) if row.phone_number else None,
         password_hash=row.password_hash,
         email_verified=row.email_verified,
-        identities=[Identity(provider=i.provider, subject=i.subject) for i in row.identities],
+        identities=[Identity(provider=i.provider, subject=i.subject) for i in identities],
         created_at=row.created_at,
     )
 
@@ -221,19 +231,21 @@ def _user_view(row: Any) -> UserView:
 
 
 class SqlAlchemyCustomerRepository(ports.CustomerRepository):
-    def __init__(self, session: Session, writes: PendingWrites) -> None:
+    def __init__(self, session: Session, writes: PendingWrites,
+                 users: SqlAlchemyUserRepository) -> None:
         self._session = session
         self._writes = writes
+        self._users = users
 
     def add(self, customer: Customer) -> None:
         self._session.add(_customer_to_row(customer, CustomerRow()))
         self._writes.count(row_counts.CUSTOMERS, +1)
 
     def get_by_code(self, code: CustomerCode) -> Customer | None:
-        return self._one(CustomerRow.code == code.value)
+        return self._with_user(_CUSTOMER_BY_CODE, {"code": code.value})
 
     def get_by_user(self, user_id: UUID) -> Customer | None:
-        return self._one(CustomerRow.user_id == user_id)
+        return self._with_user(_CUSTOMER_BY_USER, {"user_id": user_id})
 
     def code_exists(self, code: CustomerCode) -> bool:
         found = self._session.scalar(select(CustomerRow.id).where(CustomerRow.code == code.value))
@@ -256,13 +268,16 @@ class SqlAlchemyCustomerRepository(ports.CustomerRepository):
         found, total = _ALL_CUSTOMERS.run(self._session, request)
         return Page(items=[_customer_view(row) for row in found], request=request, total=total)
 
-    def _one(self, condition: ColumnElement[bool]) -> Customer | None:
-        # The customer's user comes along into the session: use cases that load a customer
-        # load its user next, which then costs no statement of its own.
-        with_user = joinedload(CustomerRow.user).joinedload(UserRow.identities)
-        found = self._session.scalars(select(CustomerRow).options(with_user).where(condition))
-        row = found.unique().first()
-        return _customer_from_row(row) if row else None
+    def _with_user(self, query: Select[Any], params: dict[str, Any]) -> Customer | None:
+        # The customer's user comes along, identities and all, and the user repository keeps
+        # it: use cases that load a customer load its user next, which then costs nothing.
+        rows = _reader(self._session).execute(query, params).all()
+        if not rows:
+            return None
+        row = rows[0]
+        self._users.remember(_user_from_row(row, [i for i in rows if i.provider is not None]))
+        return Customer(id=row.customer_id, user_id=row.id, code=CustomerCode(row.customer_code),
+                        created_at=row.customer_created_at)
 
 
 # A customer as admins see them: with the name and contacts of their user.
@@ -277,10 +292,16 @@ _ALL_CUSTOMERS = _PageQuery.of(
     row_counts.total(row_counts.CUSTOMERS))
 
 
-def _customer_from_row(row: CustomerRow) -> Customer:
-    return Customer(
-        id=row.id, user_id=row.user_id, code=CustomerCode(row.code), created_at=row.created_at
-    )
+# A customer with their user's columns (as named in the users table) and one identity of
+# theirs per row.
+_CUSTOMER_WITH_USER = select(
+    _CUSTOMERS.c.id.label("customer_id"), _CUSTOMERS.c.code.label("customer_code"),
+    _CUSTOMERS.c.created_at.label("customer_created_at"), *_USERS.c,
+    _IDENTITIES.c.provider, _IDENTITIES.c.subject,
+).join(_USERS, _USERS.c.id == _CUSTOMERS.c.user_id).outerjoin(
+    _IDENTITIES, _IDENTITIES.c.user_id == _USERS.c.id)
+_CUSTOMER_BY_CODE = _CUSTOMER_WITH_USER.where(_CUSTOMERS.c.code == bindparam("code"))
+_CUSTOMER_BY_USER = _CUSTOMER_WITH_USER.where(_CUSTOMERS.c.user_id == bindparam("user_id"))
 
 
 def _customer_to_row(customer: Customer, row: CustomerRow) -> CustomerRow:

@@ -59,7 +59,7 @@ class SqlAlchemyUnitOfWork(ports.UnitOfWork):
         self._session = session
         self._writes = writes = PendingWrites(session)
         self.users = SqlAlchemyUserRepository(session, writes)
-        self.customers = SqlAlchemyCustomerRepository(session, writes)
+        self.customers = SqlAlchemyCustomerRepository(session, writes, self.users)
         self.orders = SqlAlchemyOrderRepository(session, writes)
         self.outbox = SqlAlchemySmsOutbox(session, writes)
         self.incoming_messages = SqlAlchemyIncomingMessages(session)
