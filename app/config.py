@@ -66,6 +66,8 @@ class Settings:
     sms_worker_concurrency: int = field(default=8, metadata=_env("SMS_WORKER_CONCURRENCY"))
     sms_worker_poll_seconds: int = field(default=1, metadata=_env("SMS_WORKER_POLL_SECONDS"))
     sms_worker_lease_seconds: int = field(default=300, metadata=_env("SMS_WORKER_LEASE_SECONDS"))
+    # SMS are sent after the fact; requests people wait for come first on a shared CPU.
+    sms_worker_nice: int = field(default=10, metadata=_env("SMS_WORKER_NICE"))
     sms_max_attempts: int = field(default=8, metadata=_env("SMS_MAX_ATTEMPTS"))
     sms_retry_base_seconds: int = field(default=30, metadata=_env("SMS_RETRY_BASE_SECONDS"))
     # Browser sign-in. Each provider is offered only when its client id and secret are set.
@@ -117,6 +119,8 @@ class Settings:
             raise ConfigurationError("LOG_FORMAT must be 'text' or 'json'.")
         if self.sms_backend not in {"console", "africastalking"}:
             raise ConfigurationError("SMS_BACKEND must be 'console' or 'africastalking'.")
+        if not 0 <= self.sms_worker_nice <= 19:
+            raise ConfigurationError("SMS_WORKER_NICE must be between 0 and 19.")
         if self.sms_backend == "africastalking" and not (self.at_username and self.at_api_key):
             raise ConfigurationError(
                 "SMS_BACKEND=africastalking needs AT_USERNAME and AT_API_KEY.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from datetime import timedelta
@@ -31,7 +32,9 @@ def register_commands(app: Flask) -> None:
     @click.option("--once", is_flag=True, help="Send everything that is due, then exit.")
     def sms_worker(once: bool) -> None:
         """Send queued SMS until stopped (SIGTERM or Ctrl-C finish the messages in hand)."""
-        worker = _worker(services(app))
+        deps = services(app)
+        os.nice(deps.settings.sms_worker_nice)
+        worker = _worker(deps)
         try:
             if once:
                 click.echo(f"sent or settled {worker.drain()} messages")

@@ -40,6 +40,12 @@ def test_numbers_are_checked():
         Settings.from_env({"ACCESS_TOKEN_SECONDS": "soon"})
 
 
+@pytest.mark.parametrize("nice", ["-5", "20"])
+def test_the_worker_priority_is_a_nice_increment(nice):
+    with pytest.raises(ConfigurationError, match="SMS_WORKER_NICE"):
+        Settings.from_env({"SMS_WORKER_NICE": nice})
+
+
 def test_africas_talking_needs_credentials():
     with pytest.raises(ConfigurationError, match="AT_API_KEY"):
         Settings.from_env({"SMS_BACKEND": "africastalking"})
