@@ -1,10 +1,11 @@
-"""The results as Markdown: per-scenario table, cost growth, SQL per request, targets."""
+"""The results as Markdown: per-scenario table, cost growth, SQL per request, where a
+request's time goes, targets."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bench.inprocess import Count
+from bench.inprocess import Breakdown, Count
 from bench.wrk import Result
 
 MIN_RATIO = 0.7
@@ -34,6 +35,8 @@ class Report:
     mode: str
     measurements: list[Measurement] = field(default_factory=list)
     counts: dict[str, tuple[Count, Count | None]] = field(default_factory=dict)
+    # Per scenario: the service's request, the baseline's (its total only counts).
+    breakdowns: dict[str, tuple[Breakdown, Breakdown]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     machine: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
@@ -50,6 +53,13 @@ class Report:
         parts += ["## Cost growth of the lists", "", self._growth_table(), ""]
         parts += ["## SQL per request (one request after a warm-up, in-process)", "",
                   self._count_table(), ""]
+        if self.breakdowns:
+            parts += ["## Where a request's time goes (in-process, one at a time)", "",
+                      "Wall-clock ms per request through Flask's test client, timed where "
+                      "each part is entered; *rest* is Flask, werkzeug, the test client and "
+                      "the service's own hooks (request id, log line, security headers). The "
+                      "baseline's request is the same test client, Flask and its SQL.", "",
+                      self._breakdown_table(), ""]
         parts += ["## Targets", "", self._targets(), ""]
         if self.notes:
             parts += ["## Notes", "", *[f"- {n}" for n in self.notes], ""]
@@ -94,6 +104,17 @@ class Report:
             rows.append(f"| {name} | {service.statements} | {service.checkouts} "
                         f"| {baseline.statements if baseline else '-'} "
                         f"| {baseline.checkouts if baseline else '-'} |")
+        return "\n".join(rows)
+
+    def _breakdown_table(self) -> str:
+        names = list(next(iter(self.breakdowns.values()))[0].parts_ms)
+        rows = [f"| scenario | service | baseline | {' | '.join(names)} | rest |",
+                "|---|" + "---:|" * (len(names) + 3)]
+        for scenario, (service, baseline) in self.breakdowns.items():
+            rest = service.total_ms - sum(service.parts_ms.values())
+            cells = " | ".join(f"{service.parts_ms[n]:.2f}" for n in names)
+            rows.append(f"| {scenario} | {service.total_ms:.2f} | {baseline.total_ms:.2f} "
+                        f"| {cells} | {rest:.2f} |")
         return "\n".join(rows)
 
     def _targets(self) -> str:

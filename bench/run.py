@@ -90,13 +90,14 @@ class Mode:
     connections: int
     profile: int
     rounds: int
+    breakdown: int  # requests timed per scenario for the breakdown
 
 
 MODES = {
     "quick": Mode("quick", (10_000, 100_000), seconds=2, warmup=1, connections=8, profile=0,
-                  rounds=1),
+                  rounds=1, breakdown=100),
     "full": Mode("full", (10_000, 1_000_000), seconds=12, warmup=3, connections=8, profile=3,
-                 rounds=2),
+                 rounds=2, breakdown=500),
 }
 
 
@@ -131,6 +132,7 @@ def main() -> int:
                  f"{dataset.users:,} users in {dataset.load_seconds:.1f} s")
             if index == 0:
                 _count_statements(report, dataset, keys, chosen)
+                _break_down(report, dataset, keys, chosen, repeat=mode.breakdown)
             _serve_and_load(report, dataset, keys, mode, chosen, index == 0 and not options.only)
             if index == len(mode.sizes) - 1 and profile_count:
                 _profile(report, dataset, profile_count, name)
@@ -165,6 +167,22 @@ def _count_statements(report: Report, dataset: Dataset, keys: servers.Secrets,
                                 f"{counted.status}")
         path = re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}", "<id>", request.path.split("?")[0])
         report.counts[f"{scenario.name}: {request.method} {path}"] = (counted, base)
+
+
+def _break_down(report: Report, dataset: Dataset, keys: servers.Secrets,
+                scenarios: list[Scenario], *, repeat: int) -> None:
+    _log("timing the parts of a request (in-process)")
+    token = inprocess.login(inprocess.service_app(dataset.url), dataset.admin_email,
+                            dataset.admin_password)
+    for scenario in scenarios:
+        if "login" in scenario.name:
+            continue  # Argon2 is the whole of it
+        requests = scenario.requests(dataset)
+        report.breakdowns[scenario.name] = (
+            inprocess.breakdown(lambda: inprocess.service_app(dataset.url), requests, token,
+                                repeat=repeat),
+            inprocess.breakdown(lambda: inprocess.baseline_app(dataset.url, keys), requests,
+                                token, repeat=repeat))
 
 
 def _http_login(base_url: str, dataset: Dataset) -> str:
