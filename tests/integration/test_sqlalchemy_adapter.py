@@ -364,6 +364,37 @@ class TestOrders:
         assert reloaded.confirmed_at is not None
         assert reloaded.confirmed_at.tzinfo == UTC
 
+    def test_a_confirmation_moves_the_order_between_the_status_counts(
+        self, uow_factory: UowFactory
+    ) -> None:
+        customer = a_customer(uow_factory)
+        order = an_order(customer)
+        saved(uow_factory, order)
+
+        with uow_factory() as uow:
+            locked = uow.orders.get(order.id, for_update=True)
+            assert locked is not None
+            locked.confirm(at=NOW)
+            uow.orders.save(locked)
+            uow.commit()
+
+        with uow_factory() as uow:
+            pending = uow.orders.list(PageRequest(), status=OrderStatus.PENDING)
+            confirmed = uow.orders.list(PageRequest(), customer_id=customer.id,
+                                        status=OrderStatus.CONFIRMED)
+        assert (pending.total, confirmed.total) == (0, 1)
+        assert [o.id for o in confirmed.items] == [order.id]
+
+    def test_an_order_not_loaded_in_the_unit_of_work_is_not_saved(
+        self, uow_factory: UowFactory
+    ) -> None:
+        order = an_order(a_customer(uow_factory))
+        saved(uow_factory, order)
+        order.confirm(at=NOW)
+
+        with uow_factory() as uow, pytest.raises(LookupError):
+            uow.orders.save(order)
+
     def test_orders_are_listed_newest_first_and_filtered(self, uow_factory: UowFactory) -> None:
         wanjiku = a_customer(uow_factory, code="WANJIKU1")
         otieno = a_customer(

@@ -1,7 +1,7 @@
 """The repository ports over a SQLAlchemy session: rows go in and domain objects come out.
 
 Each aggregate converts in exactly two functions: ``_x_from_row`` and ``_x_to_row`` (or
-``_x_values``, for rows held back and written without the ORM, see pending_writes.py). Value
+``_x_values``, for rows written without the ORM, see pending_writes.py). Value
 objects are rebuilt from the stored strings without validating them again: only valid values
 were ever written.
 """
@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any, TypeVarTuple
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
@@ -24,6 +24,7 @@ from sqlalchemy import (
     bindparam,
     func,
     select,
+    update,
 )
 from sqlalchemy.orm import Session, joinedload
 
@@ -47,9 +48,6 @@ from app.domain.users import Customer, Identity, Role, User
 from app.domain.values import CustomerCode, Email, Money, PhoneNumber
 from app.services import ports
 from app.services.views import CustomerView, Page, PageRequest, UserView
-
-# Whatever a query selects: helpers that add clauses keep it.
-Columns = TypeVarTuple("Columns")
 
 # The tables, for the statements on the hot read paths: those are built once, here, with bind
 # parameters, and run on the session's connection, so that a request spends no time building
@@ -329,34 +327,36 @@ class SqlAlchemyOrderRepository(ports.OrderRepository):
     def __init__(self, session: Session, writes: PendingWrites) -> None:
         self._session = session
         self._writes = writes
+        # The customer and status of each order as this unit of work loaded or added it:
+        # saving an order changes the counts by the difference.
+        self._as_loaded: dict[UUID, tuple[UUID, str]] = {}
 
     def add(self, order: Order) -> None:
         self._writes.insert(OrderRow, _order_values(order))
+        self._as_loaded[order.id] = (order.customer_id, order.status.value)
         for name in _order_counts(order.customer_id, order.status.value):
             self._writes.count(name, +1)
 
     def get(self, order_id: UUID, *, for_update: bool = False) -> Order | None:
-        if not for_update:
-            found = _reader(self._session).execute(_ORDER_BY_ID, {"order_id": order_id}).first()
-            return _order_from_columns(found) if found else None
-        # SELECT ... FOR UPDATE OF orders (the outer-joined SMS cannot be locked); SQLite has
-        # no row locks, SQLAlchemy leaves the clause out, and its one writer at a time
-        # serialises the changes instead. The row stays in the session for ``save``.
-        query = (_with_notification(select(OrderRow, SmsRow)).where(OrderRow.id == order_id)
-                 .with_for_update(of=OrderRow).execution_options(populate_existing=True))
-        locked = self._session.execute(query).first()
-        return _order_from_row(*locked) if locked else None
+        query = _ORDER_BY_ID_LOCKED if for_update else _ORDER_BY_ID
+        found = _reader(self._session).execute(query, {"order_id": order_id}).first()
+        if found is None:
+            return None
+        self._as_loaded[found.id] = (found.customer_id, found.status)
+        return _order_from_row(found)
 
     def save(self, order: Order) -> None:
-        row = self._session.get(OrderRow, order.id)
-        if row is None:
-            raise LookupError(f"order {order.id} was never added, so it cannot be saved")
-        if row.status != order.status.value:
-            for was in _order_status_counts(row.customer_id, row.status):
+        if order.id not in self._as_loaded:
+            raise LookupError(f"order {order.id} was never loaded, so it cannot be saved")
+        customer_id, status = self._as_loaded[order.id]
+        if status != order.status.value:
+            for was in _order_status_counts(customer_id, status):
                 self._writes.count(was, -1)
-            for now in _order_status_counts(row.customer_id, order.status.value):
+            for now in _order_status_counts(customer_id, order.status.value):
                 self._writes.count(now, +1)
-        _assign(row, _order_values(order))
+        values = {f"new_{column}": value for column, value in _order_values(order).items()}
+        _reader(self._session).execute(_UPDATE_ORDER, values)
+        self._as_loaded[order.id] = (customer_id, order.status.value)
 
     def list(
         self,
@@ -372,13 +372,7 @@ class SqlAlchemyOrderRepository(ports.OrderRepository):
         rows, total = _orders_page(customer_id is not None, status is not None).run(
             self._session, request, customer_id=customer_id, status=status_name,
             count_name=count_name)
-        return Page(items=[_order_from_columns(row) for row in rows], request=request, total=total)
-
-
-def _with_notification(query: Select[*Columns]) -> Select[*Columns]:
-    """Join each order to the SMS that announced it, in the same statement."""
-    return query.outerjoin(SmsRow, (SmsRow.order_id == OrderRow.id)
-                           & (SmsRow.kind == SmsKind.ORDER_PLACED.value))
+        return Page(items=[_order_from_row(row) for row in rows], request=request, total=total)
 
 
 # An order with the state of the SMS that announced it, in one statement.
@@ -393,6 +387,12 @@ _ANNOUNCES_ORDER = (_SMS.c.order_id == _ORDERS.c.id) & (_SMS.c.kind == SmsKind.O
 _ANNOUNCED_ORDERS = _ORDERS.outerjoin(_SMS, _ANNOUNCES_ORDER)
 _ORDER_BY_ID = (select(*_ORDER_COLUMNS).select_from(_ANNOUNCED_ORDERS)
                 .where(_ORDERS.c.id == bindparam("order_id")))
+# SELECT ... FOR UPDATE OF orders (the outer-joined SMS cannot be locked); SQLite has no row
+# locks, SQLAlchemy leaves the clause out, and its one writer at a time serialises changes.
+_ORDER_BY_ID_LOCKED = _ORDER_BY_ID.with_for_update(of=_ORDERS)
+_UPDATE_ORDER = (update(OrderRow).where(_ORDERS.c.id == bindparam("new_id"))
+                 .values({column.name: bindparam(f"new_{column.name}")
+                          for column in _ORDERS.c if column.name != "id"}))
 
 
 @cache
@@ -415,7 +415,7 @@ def _orders_page(of_customer: bool, with_status: bool) -> _PageQuery:
     return _PageQuery.of(page, row_counts.total(bindparam("count_name")))
 
 
-def _order_from_columns(row: Any) -> Order:
+def _order_from_row(row: Any) -> Order:
     """An order from a row of ``_ORDER_COLUMNS``."""
     notification = None if row.sms_status is None else NotificationState(
         SmsStatus(row.sms_status), row.sms_attempts, row.sms_last_error, row.sms_sent_at)
@@ -441,20 +441,6 @@ def _order_counts(customer_id: UUID, status: str) -> list[str]:
     """Every count an order is part of."""
     return [row_counts.ORDERS, row_counts.orders_of(customer_id),
             *_order_status_counts(customer_id, status)]
-
-
-def _order_from_row(row: OrderRow, announcement: SmsRow | None = None) -> Order:
-    return Order(
-        id=row.id,
-        customer_id=row.customer_id,
-        customer_code=CustomerCode(row.customer_code),
-        item=row.item,
-        amount=Money(row.amount, row.currency),
-        status=OrderStatus(row.status),
-        created_at=row.created_at,
-        confirmed_at=row.confirmed_at,
-        notification=_sms_from_row(announcement).state if announcement else None,
-    )
 
 
 def _order_values(order: Order) -> dict[str, Any]:
