@@ -21,7 +21,7 @@ test: $(INSTALLED)
 	$(BIN)/pytest
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check app tests scripts
+	$(BIN)/ruff check app tests scripts bench
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 

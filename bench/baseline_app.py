@@ -248,6 +248,8 @@ def create_app() -> Flask:
         try:
             hasher.verify(user.password_hash if user else "", body["password"])
         except (VerificationError, InvalidHashError):
+            user = None
+        if user is None:
             return {"error": "Wrong email or password.", "code": "invalid_credentials"}, 401
         now = datetime.now(UTC)
         tokens = {

@@ -132,7 +132,9 @@ def _copy_people(db: psycopg.Connection, rng: random.Random, now: datetime, *, u
     defaults = Settings()  # production hashing cost: the service verifies with these
     hasher = Argon2PasswordHasher(time_cost=defaults.argon2_time_cost,
                                   memory_kib=defaults.argon2_memory_kib)
-    user_rows, identity_rows, customer_rows = [], [], []
+    user_rows: list[tuple[object, ...]] = []
+    identity_rows: list[tuple[object, ...]] = []
+    customer_rows: list[tuple[object, ...]] = []
     user_rows.append((_uuid(rng), ADMIN_EMAIL, "Bench Admin", "admin", None,
                       hasher.hash(admin_password), now - HISTORY))
     for i in range(users):

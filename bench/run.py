@@ -327,7 +327,7 @@ def _describe(report: Report, mode: Mode, keys: servers.Secrets, seconds: float,
         f"- LOGIN_RATE_LIMIT={servers.LOGIN_RATE_LIMIT} so that login measures logins, "
         "not 429s; everything else is the production default",
         f"- Argon2id at the production cost (t=3, 64 MiB): {argon * 1000:.0f} ms per "
-        f"verification in one process, so at most {os.cpu_count() / argon:.0f} logins/s on "
+        f"verification in one process, so at most {(os.cpu_count() or 1) / argon:.0f} logins/s on "
         f"{os.cpu_count()} cores for any framework",
         f"- packages: {versions}",
         f"- 1-minute load average {load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} "
