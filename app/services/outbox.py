@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,28 +33,32 @@ def claim_due_messages(*, uow: UnitOfWork, clock: Clock, limit: int, lease: time
         return batch
 
 
-def record_outcome(message_id: UUID, outcome: SendOutcome, *, uow: UnitOfWork, clock: Clock,
-                   policy: RetryPolicy) -> SmsMessage:
-    """Sent, tried again later with backoff, or failed for good."""
+def record_outcomes(outcomes: Sequence[tuple[UUID, SendOutcome]], *, uow: UnitOfWork,
+                    clock: Clock, policy: RetryPolicy) -> list[SmsMessage]:
+    """Each message sent, tried again later with backoff, or failed for good: the sends that
+    finished together are recorded in one transaction."""
     now = clock()
     with uow:
-        message = uow.outbox.get(message_id)
-        assert message is not None, "claimed messages are never deleted"
-        match outcome:
-            case Sent(provider_message_id=provider_id):
-                message.mark_sent(provider_id, at=now)
-            case PermanentFailure(reason=reason):
-                message.fail(reason=reason)
-            case _:
-                retry_at = policy.next_attempt_at(message.attempts, now)
-                if retry_at is None:
-                    message.fail(reason=f"{outcome.reason} (gave up after {message.attempts} "
-                                        "attempts)")
-                else:
-                    message.retry_at(retry_at, reason=outcome.reason)
-        uow.outbox.save(message)
+        recorded = []
+        for message_id, outcome in outcomes:
+            message = uow.outbox.get(message_id)
+            assert message is not None, "claimed messages are never deleted"
+            match outcome:
+                case Sent(provider_message_id=provider_id):
+                    message.mark_sent(provider_id, at=now)
+                case PermanentFailure(reason=reason):
+                    message.fail(reason=reason)
+                case _:
+                    retry_at = policy.next_attempt_at(message.attempts, now)
+                    if retry_at is None:
+                        message.fail(reason=f"{outcome.reason} (gave up after "
+                                            f"{message.attempts} attempts)")
+                    else:
+                        message.retry_at(retry_at, reason=outcome.reason)
+            uow.outbox.save(message)
+            recorded.append(message)
         uow.commit()
-        return message
+        return recorded
 
 
 def record_delivery_report(provider_message_id: str, status: str, failure_reason: str | None,
@@ -122,7 +127,7 @@ class OutboxWorker:
     def run(self, stop: threading.Event, *, until_idle: bool = False) -> int:
         """Send until ``stop`` is set (or, with ``until_idle``, until nothing is due)."""
         handled = 0
-        in_flight: set[Future[None]] = set()
+        in_flight: set[Future[tuple[UUID, SendOutcome] | None]] = set()
         while True:
             free = self._settings.concurrency - len(in_flight)
             if not stop.is_set() and (free >= self._refill_at or not in_flight):
@@ -136,6 +141,7 @@ class OutboxWorker:
             done, in_flight = wait(in_flight, timeout=self._settings.poll_interval,
                                    return_when=FIRST_COMPLETED)
             handled += len(done)
+            self._record([sent for future in done if (sent := future.result()) is not None])
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -151,15 +157,25 @@ class OutboxWorker:
             log.exception("claiming due messages failed; trying again shortly")
             return []
 
-    def _send(self, message: SmsMessage) -> None:
+    def _send(self, message: SmsMessage) -> tuple[UUID, SendOutcome] | None:
         try:
-            outcome = self._gateway.send(message.recipient.e164, message.text)
-            recorded = record_outcome(message.id, outcome, uow=self._uow(), clock=self._clock,
-                                      policy=self._policy)
+            return message.id, self._gateway.send(message.recipient.e164, message.text)
         except Exception:
             # Unrecorded, the message is sent again when its lease runs out.
-            log.exception("sms %s: sending or recording failed", message.id)
+            log.exception("sms %s: sending failed", message.id)
+            return None
+
+    def _record(self, outcomes: list[tuple[UUID, SendOutcome]]) -> None:
+        if not outcomes:
             return
-        log.info("sms %s to %s: %s (attempt %s)%s", message.id, message.recipient,
-                 recorded.status, recorded.attempts,
-                 f" {recorded.last_error}" if recorded.last_error else "")
+        try:
+            recorded = record_outcomes(outcomes, uow=self._uow(), clock=self._clock,
+                                       policy=self._policy)
+        except Exception:
+            # Unrecorded, the messages are sent again when their lease runs out.
+            log.exception("recording %s sms outcomes failed", len(outcomes))
+            return
+        for message in recorded:
+            log.info("sms %s to %s: %s (attempt %s)%s", message.id, message.recipient,
+                     message.status, message.attempts,
+                     f" {message.last_error}" if message.last_error else "")

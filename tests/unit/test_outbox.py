@@ -116,6 +116,22 @@ class TestSending:
         assert [m.attempts for m in claimed] == [1, 1]
 
 
+    def test_sends_that_finish_together_are_recorded_together(self):
+        uow, clock = FakeUnitOfWork(), FakeClock()
+        sent, refused, busy = (queue(uow, clock, text=f"message {n}") for n in range(3))
+        outbox.claim_due_messages(uow=uow, clock=clock, limit=3, lease=timedelta(minutes=5))
+
+        recorded = outbox.record_outcomes(
+            [(sent.id, Sent("at-1")), (refused.id, PermanentFailure("DND: blocked")),
+             (busy.id, TransientFailure("HTTP 503 from gateway"))],
+            uow=uow, clock=clock, policy=POLICY)
+
+        assert [m.id for m in recorded] == [sent.id, refused.id, busy.id]
+        assert [uow.outbox.get(m.id).status for m in (sent, refused, busy)] == [
+            SmsStatus.SENT, SmsStatus.FAILED, SmsStatus.QUEUED]
+        assert uow.committed
+
+
 class TestDeliveryReports:
     def sent_message(self, uow, clock):
         message = queue(uow, clock)
