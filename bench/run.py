@@ -132,7 +132,7 @@ def main() -> int:
                  f"{dataset.users:,} users in {dataset.load_seconds:.1f} s")
             if index == 0:
                 _count_statements(report, dataset, keys, chosen)
-                _break_down(report, dataset, keys, chosen, repeat=mode.breakdown)
+            _break_down(report, dataset, keys, chosen, repeat=mode.breakdown)
             _serve_and_load(report, dataset, keys, mode, chosen, index == 0 and not options.only)
             if index == len(mode.sizes) - 1 and profile_count:
                 _profile(report, dataset, profile_count, name)
@@ -178,7 +178,7 @@ def _break_down(report: Report, dataset: Dataset, keys: servers.Secrets,
         if "login" in scenario.name:
             continue  # Argon2 is the whole of it
         requests = scenario.requests(dataset)
-        report.breakdowns[scenario.name] = (
+        report.breakdowns[scenario.name, dataset.orders] = (
             inprocess.breakdown(lambda: inprocess.service_app(dataset.url), requests, token,
                                 repeat=repeat),
             inprocess.breakdown(lambda: inprocess.baseline_app(dataset.url, keys), requests,
