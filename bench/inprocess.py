@@ -192,6 +192,16 @@ def breakdown(make_app: Callable[[], Flask], requests: list[Request], token: str
     return Breakdown(elapsed * 1000 / repeat, parts)
 
 
+def ms_per_request(app: Flask, requests: list[Request], token: str, *, repeat: int) -> float:
+    """Wall-clock milliseconds per request, after a warm-up."""
+    for i in range(WARM_UP):
+        send(app, requests[i % len(requests)], token)
+    started = time.perf_counter()
+    for i in range(repeat):
+        send(app, requests[i % len(requests)], token)
+    return (time.perf_counter() - started) * 1000 / repeat
+
+
 def timed(function: Callable[[], object], *, repeat: int) -> float:
     """Mean seconds per call of ``function``."""
     started = time.perf_counter()

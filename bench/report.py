@@ -35,8 +35,10 @@ class Report:
     mode: str
     measurements: list[Measurement] = field(default_factory=list)
     counts: dict[str, tuple[Count, Count | None]] = field(default_factory=dict)
-    # Per scenario and size: the service's request, the baseline's (its total only counts).
-    breakdowns: dict[tuple[str, int], tuple[Breakdown, Breakdown]] = field(default_factory=dict)
+    # Per scenario: the service's request, the baseline's (its total only counts).
+    breakdowns: dict[str, tuple[Breakdown, Breakdown]] = field(default_factory=dict)
+    # Per list, ms per request in-process: service small, large, baseline small, large.
+    list_costs: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     machine: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
@@ -85,22 +87,20 @@ class Report:
         return [(name, small[name], large[name]) for name in small
                 if name in large and small[name] is not large[name]]
 
-    def request_growth(self, name: str, small: int, large: int) -> tuple[float, float] | None:
+    def request_growth(self, name: str) -> tuple[float, float] | None:
         """The service's and the baseline's in-process cost x of a list: ms per request at
         the large size / at the small size."""
-        if (name, small) not in self.breakdowns or (name, large) not in self.breakdowns:
+        if name not in self.list_costs:
             return None
-        (ours_small, theirs_small) = self.breakdowns[name, small]
-        (ours_large, theirs_large) = self.breakdowns[name, large]
-        return (ours_large.total_ms / ours_small.total_ms,
-                theirs_large.total_ms / theirs_small.total_ms)
+        ours_small, ours_large, theirs_small, theirs_large = self.list_costs[name]
+        return ours_large / ours_small, theirs_large / theirs_small
 
     def _growth_table(self) -> str:
         rows = ["| list | service req/s small | large | cost x | baseline req/s small | large "
                 "| cost x | in-process cost x, service | baseline |",
                 "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for name, small, large in self.growth():
-            timed = self.request_growth(name, small.orders, large.orders)
+            timed = self.request_growth(name)
             rows.append(
                 f"| {name} ({_size(small.orders)} -> {_size(large.orders)}) "
                 f"| {_num(_rps(small.service), 0)} | {_num(_rps(large.service), 0)} "
@@ -124,11 +124,10 @@ class Report:
         names = list(next(iter(self.breakdowns.values()))[0].parts_ms)
         rows = [f"| scenario | service | baseline | {' | '.join(names)} | rest |",
                 "|---|" + "---:|" * (len(names) + 3)]
-        for (scenario, orders), (service, baseline) in self.breakdowns.items():
+        for scenario, (service, baseline) in self.breakdowns.items():
             rest = service.total_ms - sum(service.parts_ms.values())
             cells = " | ".join(f"{service.parts_ms[n]:.2f}" for n in names)
-            rows.append(f"| {scenario} @ {_size(orders)} | {service.total_ms:.2f} "
-                        f"| {baseline.total_ms:.2f} "
+            rows.append(f"| {scenario} | {service.total_ms:.2f} | {baseline.total_ms:.2f} "
                         f"| {cells} | {rest:.2f} |")
         return "\n".join(rows)
 
@@ -155,10 +154,10 @@ class Report:
         else:
             lines.append("| create-order latency same with 0 ms and 2 s gateway (10 %) "
                          "| PENDING | the SMS worker scenario did not run |")
-        # A request's cost, one at a time: wrk's req/s also moves with whatever else the
-        # machine does between the two sizes' runs, minutes apart.
-        growth = [(name, timed[0]) for name, s, la in self.growth()
-                  if (timed := self.request_growth(name, s.orders, la.orders))]
+        # A request's cost, one at a time, the sizes taking turns: wrk's req/s also moves
+        # with whatever else the machine does between the two sizes' runs, minutes apart.
+        growth = [(name, timed[0]) for name, _, _ in self.growth()
+                  if (timed := self.request_growth(name))]
         over = [f"{n} x{c:.2f}" for n, c in growth if c > MAX_GROWTH]
         lines.append(f"| each list at the large size within {MAX_GROWTH} of the small "
                      f"(in-process ms per request) | {_yes(not over) if growth else 'n/a'} "

@@ -26,6 +26,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -122,20 +123,26 @@ def main() -> int:
     report = Report(mode.name)
     scenarios = [s for s in SCENARIOS if options.only.lower() in s.name.lower()]
     name = f"{dt.date.today():%Y-%m-%d}-{mode.name}{'-' + options.label if options.label else ''}"
-    for index, size in enumerate(mode.sizes):
-        chosen = scenarios if index == 0 else [s for s in scenarios if s.listing]
-        if not chosen:
-            continue
-        _log(f"loading {size:,} orders")
-        with fresh_database(size) as dataset:
+    with ExitStack() as databases:
+        loaded: list[Dataset] = []
+        for index, size in enumerate(mode.sizes):
+            chosen = scenarios if index == 0 else [s for s in scenarios if s.listing]
+            if not chosen:
+                continue
+            _log(f"loading {size:,} orders")
+            dataset = databases.enter_context(fresh_database(size))
+            loaded.append(dataset)
             _log(f"loaded {dataset.orders:,} orders, {dataset.customers:,} customers, "
                  f"{dataset.users:,} users in {dataset.load_seconds:.1f} s")
             if index == 0:
                 _count_statements(report, dataset, keys, chosen)
-            _break_down(report, dataset, keys, chosen, repeat=mode.breakdown)
+                _break_down(report, dataset, keys, chosen, repeat=mode.breakdown)
             _serve_and_load(report, dataset, keys, mode, chosen, index == 0 and not options.only)
             if index == len(mode.sizes) - 1 and profile_count:
                 _profile(report, dataset, profile_count, name)
+        if len(loaded) == 2:
+            _list_costs(report, loaded, keys, [s for s in scenarios if s.listing],
+                        repeat=mode.breakdown)
     _describe(report, mode, keys, time.perf_counter() - started, load_at_start)
     text = report.markdown()
     ratio, where = report.worst()
@@ -178,11 +185,36 @@ def _break_down(report: Report, dataset: Dataset, keys: servers.Secrets,
         if "login" in scenario.name:
             continue  # Argon2 is the whole of it
         requests = scenario.requests(dataset)
-        report.breakdowns[scenario.name, dataset.orders] = (
+        report.breakdowns[scenario.name] = (
             inprocess.breakdown(lambda: inprocess.service_app(dataset.url), requests, token,
                                 repeat=repeat),
             inprocess.breakdown(lambda: inprocess.baseline_app(dataset.url, keys), requests,
                                 token, repeat=repeat))
+
+
+def _list_costs(report: Report, datasets: list[Dataset], keys: servers.Secrets,
+                scenarios: list[Scenario], *, repeat: int, rounds: int = 3) -> None:
+    """Each list's ms per request at both sizes, in-process, the sizes taking turns (small,
+    large, large, small, ...) so that the machine's background load weighs on both alike;
+    the least disturbed round counts."""
+    _log("timing each list at both sizes, in turns (in-process)")
+    apps = {d.orders: (inprocess.service_app(d.url), inprocess.baseline_app(d.url, keys))
+            for d in datasets}
+    tokens = {d.orders: inprocess.login(apps[d.orders][0], d.admin_email, d.admin_password)
+              for d in datasets}
+    for scenario in scenarios:
+        best: dict[tuple[int, int], float] = {}
+        for round_ in range(rounds):
+            for dataset in datasets if round_ % 2 == 0 else datasets[::-1]:
+                requests = scenario.requests(dataset)
+                for which, app in enumerate(apps[dataset.orders]):
+                    ms = inprocess.ms_per_request(app, requests, tokens[dataset.orders],
+                                                  repeat=repeat)
+                    key = (dataset.orders, which)
+                    best[key] = min(best.get(key, ms), ms)
+        small, large = (d.orders for d in datasets)
+        report.list_costs[scenario.name] = (best[small, 0], best[large, 0],
+                                            best[small, 1], best[large, 1])
 
 
 def _http_login(base_url: str, dataset: Dataset) -> str:
