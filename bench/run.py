@@ -24,7 +24,6 @@ import platform
 import re
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -217,15 +216,6 @@ def _list_costs(report: Report, datasets: list[Dataset], keys: servers.Secrets,
                                             best[small, 1], best[large, 1])
 
 
-def _http_login(base_url: str, dataset: Dataset) -> str:
-    body = json.dumps({"email": dataset.admin_email, "password": dataset.admin_password})
-    request = urllib.request.Request(  # noqa: S310 (loopback)
-        base_url + "/api/auth/login/", data=body.encode(),
-        headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 (loopback)
-        return str(json.load(answer)["access_token"])
-
-
 def _serve_and_load(report: Report, dataset: Dataset, keys: servers.Secrets, mode: Mode,
                     scenarios: list[Scenario], with_worker: bool) -> None:
     service_env = servers.production_env(dataset.url, keys, servers.free_port())
@@ -233,7 +223,7 @@ def _serve_and_load(report: Report, dataset: Dataset, keys: servers.Secrets, mod
     _log("starting the service and the baseline under gunicorn")
     with servers.gunicorn("service", servers.SERVICE_APP, service_env) as service, \
             servers.gunicorn("baseline", servers.BASELINE_APP, baseline_env) as baseline:
-        token = _http_login(service, dataset)
+        token = servers.login(service, dataset)
         warm = [r for s in scenarios if "login" not in s.name for r in s.requests(dataset)[:20]]
         for url in (service, baseline) if warm else ():
             wrk.run(url, warm, seconds=mode.warmup, connections=mode.connections, token=token)

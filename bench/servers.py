@@ -21,6 +21,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from app.config import Settings
+from bench.dataset import Dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -120,6 +121,16 @@ def gunicorn(name: str, wsgi_app: str, env: dict[str, str]) -> Iterator[str]:
         base_url = f"http://127.0.0.1:{env['PORT']}"
         wait_until_ready(base_url + "/readyz", log)
         yield base_url
+
+
+def login(base_url: str, dataset: Dataset) -> str:
+    """An access token for the dataset's admin from a running service."""
+    body = json.dumps({"email": dataset.admin_email, "password": dataset.admin_password})
+    request = urllib.request.Request(  # noqa: S310 (loopback)
+        base_url + "/api/auth/login/", data=body.encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 (loopback)
+        return str(json.load(answer)["access_token"])
 
 
 def wait_until_ready(url: str, log: Path, *, seconds: float = 90) -> None:

@@ -28,7 +28,6 @@ import os
 import re
 import sys
 import time
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,15 +197,6 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def login(base_url: str, dataset: Dataset) -> str:
-    body = json.dumps({"email": dataset.admin_email, "password": dataset.admin_password})
-    request = urllib.request.Request(  # noqa: S310 (loopback)
-        base_url + "/api/auth/login/", data=body.encode(),
-        headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 (loopback)
-        return str(json.load(answer)["access_token"])
-
-
 def count(dataset: Dataset, sql: str) -> int:
     with psycopg.connect(dsn(dataset.name)) as db:
         row = db.execute(sql).fetchone()
@@ -242,7 +232,7 @@ def run(options: argparse.Namespace) -> Soak:
         with servers.gunicorn("soak-service", servers.SERVICE_APP, env) as base_url, \
                 servers.fake_gateway(options.gateway_delay) as gateway, \
                 servers.sms_worker(env, gateway) as worker_log:
-            token = login(base_url, dataset)
+            token = servers.login(base_url, dataset)
             requests = mixed_requests(dataset)
             soak.orders_at_start = count(dataset, "SELECT count(*) FROM orders")
             _log(f"warming up for {options.warmup:g} s")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -91,11 +91,12 @@ def newest_first(rows: list[Any]) -> list[UUID]:
 
 
 @contextmanager
-def selects_run_on(engine: Engine) -> Iterator[list[str]]:
+def statements_run_on(engine: Engine, *, verb: str = "") -> Iterator[list[str]]:
+    """The SQL run on ``engine`` meanwhile, only that starting with ``verb`` if given."""
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
+        if statement.lstrip().upper().startswith(verb):
             statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", record)
@@ -103,6 +104,10 @@ def selects_run_on(engine: Engine) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def selects_run_on(engine: Engine) -> AbstractContextManager[list[str]]:
+    return statements_run_on(engine, verb="SELECT")
 
 
 class TestUsers:
@@ -757,20 +762,6 @@ def test_what_a_unit_of_work_loaded_is_not_read_again(
     assert len(statements) == 2  # the customer with its user, then the order
 
 
-@contextmanager
-def statements_run_on(engine: Engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement.lstrip().split(None, 1)[0].upper())
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 class TestHeldBackWrites:
     """New orders, SMS and idempotency keys wait with the count changes and are written
     together: before anything reads, and before commit."""
@@ -787,7 +778,8 @@ class TestHeldBackWrites:
             placed = orders.place_order(command, uow=uow_factory(), clock=lambda: NOW)
 
         # The key's look-up, the customer with its user, then every write at once.
-        assert statements == ["SELECT", "SELECT", "WITH"]
+        verbs = [statement.split(None, 1)[0].upper() for statement in statements]
+        assert verbs == ["SELECT", "SELECT", "WITH"]
         with uow_factory() as uow:
             assert uow.orders.get(placed.order.id) is not None
             assert [m.id for m in uow.outbox.for_order(placed.order.id)] == [
