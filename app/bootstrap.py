@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,9 +15,11 @@ from app.adapters.sms.console import ConsoleSmsGateway
 from app.adapters.sqlalchemy.database import create_engine_for, database_answers, session_factory
 from app.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from app.config import Settings
+from app.services.limits import Limits
 from app.services.ports import Clock, PasswordHasher, UnitOfWork
 from app.services.signin import IdentityProvider
 from app.services.sms import SmsGateway
+from app.services.users import PhoneCodes
 
 
 def utc_now() -> datetime:
@@ -38,6 +42,8 @@ class Services:
     dispose: Callable[[], None]
     identity_provider: IdentityProvider
     sms_gateway: Callable[[], SmsGateway]
+    limits: Limits
+    phone_codes: PhoneCodes
 
 
 def bootstrap(settings: Settings) -> Services:
@@ -59,6 +65,21 @@ def bootstrap(settings: Settings) -> Services:
         dispose=engine.dispose,
         identity_provider=AuthlibIdentityProvider(settings),
         sms_gateway=lambda: sms_gateway_for(settings),
+        limits=limits_for(settings),
+        # A key of its own, derived from the session secret, for the codes' digests.
+        phone_codes=PhoneCodes(hmac.new(settings.secret_key.encode(), b"phone codes",
+                                        hashlib.sha256).digest()),
+    )
+
+
+def limits_for(settings: Settings) -> Limits:
+    return Limits(
+        orders_per_person_per_day=settings.orders_per_person_per_day,
+        sms_per_number_per_day=settings.sms_per_number_per_day,
+        codes_per_number_per_day=settings.phone_codes_per_number_per_day,
+        codes_per_person_per_day=settings.phone_codes_per_person_per_day,
+        answers_per_stranger_per_hour=settings.sms_answers_per_stranger_per_hour,
+        numbers=settings.textable_numbers,
     )
 
 

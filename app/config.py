@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from app.domain.values import TextableNumbers
+
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 
 # Development defaults that production must replace. The admin API key is the published
@@ -70,6 +72,17 @@ class Settings:
     sms_worker_nice: int = field(default=10, metadata=_env("SMS_WORKER_NICE"))
     sms_max_attempts: int = field(default=8, metadata=_env("SMS_MAX_ATTEMPTS"))
     sms_retry_base_seconds: int = field(default=30, metadata=_env("SMS_RETRY_BASE_SECONDS"))
+    # What any one person or number can make the service send (see services/limits.py).
+    allowed_phone_regions: str = field(default="KE", metadata=_env("ALLOWED_PHONE_REGIONS"))
+    orders_per_person_per_day: int = field(default=20,
+                                           metadata=_env("ORDERS_PER_PERSON_PER_DAY"))
+    sms_per_number_per_day: int = field(default=30, metadata=_env("SMS_PER_NUMBER_PER_DAY"))
+    phone_codes_per_number_per_day: int = field(
+        default=3, metadata=_env("PHONE_CODES_PER_NUMBER_PER_DAY"))
+    phone_codes_per_person_per_day: int = field(
+        default=5, metadata=_env("PHONE_CODES_PER_PERSON_PER_DAY"))
+    sms_answers_per_stranger_per_hour: int = field(
+        default=1, metadata=_env("SMS_ANSWERS_PER_STRANGER_PER_HOUR"))
     # Browser sign-in. Each provider is offered only when its client id and secret are set.
     public_base_url: str = field(default="", metadata=_env("PUBLIC_BASE_URL"))
     oauth_timeout_seconds: int = field(default=10, metadata=_env("OAUTH_TIMEOUT_SECONDS"))
@@ -96,6 +109,16 @@ class Settings:
     def is_production(self) -> bool:
         return self.app_env == "production"
 
+    @property
+    def textable_numbers(self) -> TextableNumbers:
+        regions = tuple(r.strip().upper() for r in self.allowed_phone_regions.split(",")
+                        if r.strip())
+        try:
+            return TextableNumbers(regions)
+        except ValueError as error:
+            raise ConfigurationError("ALLOWED_PHONE_REGIONS must list ISO 3166 region codes, "
+                                     "such as KE or KE,UG.") from error
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         environ = os.environ if environ is None else environ
@@ -119,6 +142,7 @@ class Settings:
             raise ConfigurationError("LOG_FORMAT must be 'text' or 'json'.")
         if self.sms_backend not in {"console", "africastalking"}:
             raise ConfigurationError("SMS_BACKEND must be 'console' or 'africastalking'.")
+        self.textable_numbers  # noqa: B018 - raises when the regions are not known ones
         if not 0 <= self.sms_worker_nice <= 19:
             raise ConfigurationError("SMS_WORKER_NICE must be between 0 and 19.")
         if self.sms_backend == "africastalking" and not (self.at_username and self.at_api_key):

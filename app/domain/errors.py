@@ -51,3 +51,30 @@ class AlreadyCustomer(DomainError):
 class OrderAlreadyConfirmed(DomainError):
     def __init__(self) -> None:
         super().__init__("The order has already been confirmed as received.")
+
+
+class PhoneNumberUnverified(DomainError):
+    def __init__(self) -> None:
+        super().__init__(
+            "The phone number has not been confirmed yet: type the code we texted to it.",
+            field="phone_number")
+
+
+class PhoneCodeRefused(DomainError):
+    """A code typed back does not prove the number: wrong, expired, used up or never sent."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="code")
+
+
+class LimitReached(DomainError):
+    """Too much of something in a window of time; ``retry_after`` seconds until there is room.
+
+    ``limit`` names the limit, for the service's metrics.
+    """
+
+    def __init__(self, message: str, *, limit: str, retry_after: int,
+                 field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.limit = limit
+        self.retry_after = max(1, retry_after)

@@ -22,6 +22,7 @@ class SmsKind(StrEnum):
 
     ORDER_PLACED = "order_placed"
     ORDER_CONFIRMED = "order_confirmed"
+    PHONE_CODE = "phone_code"
     NOTICE = "notice"
 
 
@@ -75,6 +76,11 @@ class SmsMessage:
         self.sent_at = at
         self.next_attempt_at = None
         self.last_error = None
+
+    def hold_back(self, until: datetime, *, reason: str) -> None:
+        """Not before ``until``: the number has had as many SMS as it may for now."""
+        self.next_attempt_at = until
+        self.last_error = reason
 
     def retry_at(self, when: datetime, *, reason: str) -> None:
         self.status = SmsStatus.QUEUED

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -11,15 +10,11 @@ from uuid import UUID, uuid4
 from app.domain.errors import InvalidItem, OrderAlreadyConfirmed
 from app.domain.events import Event, OrderConfirmed, OrderPlaced
 from app.domain.notifications import NotificationState
+from app.domain.sms_text import clean_text
 from app.domain.users import Customer
 from app.domain.values import CustomerCode, Money
 
 MAX_ITEM_LENGTH = 200
-
-
-def _printable(text: str) -> bool:
-    """No control characters (NUL included) and no lone surrogates, which no SMS can carry."""
-    return all(unicodedata.category(c) not in {"Cc", "Cs"} for c in text)
 
 
 class OrderStatus(StrEnum):
@@ -43,13 +38,13 @@ class Order:
 
     @classmethod
     def place(cls, customer: Customer, *, item: str, amount: Money, at: datetime) -> Order:
-        description = item.strip()
+        # Cleaned, not refused: a pasted line break or a stray zero-width space is no reason
+        # to turn an order away, and what is left is what every SMS about it will show.
+        description = clean_text(item)
         if not description:
             raise InvalidItem("The item must not be blank.")
         if len(description) > MAX_ITEM_LENGTH:
             raise InvalidItem(f"The item may be at most {MAX_ITEM_LENGTH} characters.")
-        if not _printable(description):
-            raise InvalidItem("The item must be plain text, without control characters.")
         order = cls(
             customer_id=customer.id,
             customer_code=customer.code,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 import phonenumbers
+from phonenumbers import PhoneNumberType, geocoder
 
 from app.domain.errors import InvalidCustomerCode, InvalidEmail, InvalidMoney, InvalidPhoneNumber
 
@@ -41,18 +42,97 @@ class PhoneNumber:
 
     @classmethod
     def parse(cls, raw: str, *, default_region: str = "KE") -> PhoneNumber:
-        if len(raw) > 64:
-            raise InvalidPhoneNumber()
-        try:
-            number = phonenumbers.parse(raw, default_region)
-        except phonenumbers.NumberParseException as error:
-            raise InvalidPhoneNumber() from error
-        if not phonenumbers.is_valid_number(number):
-            raise InvalidPhoneNumber()
+        """Any valid number, of any kind: what a sender of an SMS may be."""
+        return cls._of(_parsed(raw, default_region))
+
+    @classmethod
+    def _of(cls, number: phonenumbers.PhoneNumber) -> PhoneNumber:
         return cls(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
     def __str__(self) -> str:
         return self.e164
+
+
+def _parsed(raw: str, default_region: str) -> phonenumbers.PhoneNumber:
+    if len(raw) > 64:
+        raise InvalidPhoneNumber()
+    try:
+        number = phonenumbers.parse(raw, default_region)
+    except phonenumbers.NumberParseException as error:
+        raise InvalidPhoneNumber() from error
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhoneNumber()
+    return number
+
+
+_MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+# What a number is when it is not one the service texts, in the words of the refusal.
+_REFUSED_TYPES = {
+    PhoneNumberType.PREMIUM_RATE: "a premium-rate number",
+    PhoneNumberType.TOLL_FREE: "a toll-free number",
+    PhoneNumberType.SHARED_COST: "a shared-cost number",
+    PhoneNumberType.FIXED_LINE: "a landline number",
+    PhoneNumberType.VOIP: "an internet (VoIP) number",
+    PhoneNumberType.PERSONAL_NUMBER: "a personal forwarding number",
+    PhoneNumberType.PAGER: "a pager number",
+    PhoneNumberType.UAN: "a company number",
+    PhoneNumberType.VOICEMAIL: "a voicemail number",
+}
+
+
+@dataclass(frozen=True)
+class TextableNumbers:
+    """The numbers the service will text: mobile numbers of the allowed regions (ISO 3166
+    codes, the first one assumed for numbers written without ``+``).
+
+    Texting premium-rate or foreign numbers costs the business money and lets anyone use its
+    sender id against strangers, so every number a person gives is held to this.
+    """
+
+    regions: tuple[str, ...] = ("KE",)
+
+    def __post_init__(self) -> None:
+        unknown = [r for r in self.regions if r not in phonenumbers.SUPPORTED_REGIONS]
+        if not self.regions or unknown:
+            raise ValueError(f"not ISO 3166 regions libphonenumber knows: {unknown}")
+
+    def parse(self, raw: str) -> PhoneNumber:
+        try:
+            number = _parsed(raw, self.regions[0])
+        except InvalidPhoneNumber as error:
+            raise InvalidPhoneNumber(
+                f"Not a valid phone number: expected {self.expected}.") from error
+        kind = phonenumbers.number_type(number)
+        if kind not in _MOBILE_TYPES:
+            what = _REFUSED_TYPES.get(kind, "not a mobile number")
+            raise InvalidPhoneNumber(f"That is {what}; we only text {self.expected}.")
+        region = phonenumbers.region_code_for_number(number)
+        if region not in self.regions:
+            raise InvalidPhoneNumber(
+                f"That is a number of {_country(region)}; we only text {self.expected}.")
+        return PhoneNumber._of(number)
+
+    @property
+    def expected(self) -> str:
+        """``a mobile number of Kenya, +2547XXXXXXXX, such as +254712123456``."""
+        example = _mobile_example(self.regions[0])
+        countries = " or ".join(_country(region) for region in self.regions)
+        first = PhoneNumber._of(example).e164
+        prefix = len(str(example.country_code)) + 2
+        shape = first[:prefix] + "X" * (len(first) - prefix)
+        return f"a mobile number of {countries}, {shape}, such as {first}"
+
+
+def _mobile_example(region: str) -> phonenumbers.PhoneNumber:
+    example = phonenumbers.example_number_for_type(region, PhoneNumberType.MOBILE)
+    assert example is not None, "libphonenumber has an example for every region it knows"
+    return example
+
+
+def _country(region: str | None) -> str:
+    """The English name of a region, e.g. ``Kenya`` for ``KE``."""
+    example = phonenumbers.example_number(region) if region else None
+    return (geocoder.country_name_for_number(example, "en") if example else "") or "abroad"
 
 
 _CODE_ALPHABET = string.ascii_uppercase + string.digits

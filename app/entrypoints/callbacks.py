@@ -64,7 +64,7 @@ def incoming_message(token: str) -> Response:
     outcome = replies.handle_incoming_sms(
         replies.IncomingText(provider_message_id=sms["id"], sender=sms["from"],
                              text=sms.get("text", "")),
-        uow=services().uow(), clock=services().clock,
+        uow=services().uow(), clock=services().clock, limits=services().limits,
     )
     return _ack(outcome.value)
 

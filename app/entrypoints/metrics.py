@@ -51,6 +51,10 @@ def install_metrics(app: Flask) -> None:
                              ["method", "endpoint", "status"], registry=registry)
     latency = Histogram("http_request_duration_seconds", "Time to answer HTTP requests",
                         ["method", "endpoint"], buckets=LATENCY_BUCKETS, registry=registry)
+    limited = Counter("limit_reached_total",
+                      "Requests refused and SMS held back or left unanswered, by limit",
+                      ["limit"], registry=registry)
+    services(app).limits.listeners.append(lambda limit: limited.labels(limit).inc())
 
     @app.before_request
     def start_timer() -> None:

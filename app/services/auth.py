@@ -9,8 +9,9 @@ from datetime import datetime
 from uuid import UUID
 
 from app.domain.errors import InvalidEmail
+from app.domain.sms_text import clean_text
 from app.domain.users import Role, User
-from app.domain.values import Email, PhoneNumber
+from app.domain.values import Email
 from app.services.errors import (
     EmailTaken,
     InvalidApiKey,
@@ -19,6 +20,7 @@ from app.services.errors import (
     TokenRevoked,
     UniqueViolation,
 )
+from app.services.limits import DEFAULT_LIMITS, Limits
 from app.services.ports import Clock, PasswordHasher, UnitOfWork
 
 
@@ -46,11 +48,12 @@ def register_admin(
     hasher: PasswordHasher,
     admin_api_key: str,
     clock: Clock,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> User:
     if not hmac.compare_digest(cmd.api_key.encode(), admin_api_key.encode()):
         raise InvalidApiKey()
     email = Email.parse(cmd.email)
-    phone_number = PhoneNumber.parse(cmd.phone_number) if cmd.phone_number else None
+    phone_number = limits.numbers.parse(cmd.phone_number) if cmd.phone_number else None
     with uow:
         if uow.users.get_by_email(email) is not None:
             raise EmailTaken()
@@ -58,7 +61,7 @@ def register_admin(
             raise PhoneNumberTaken()
         user = User(
             email=email,
-            name=(cmd.name or "").strip() or email.value.split("@")[0],
+            name=clean_text(cmd.name or "") or email.value.split("@")[0],
             role=Role.ADMIN,
             phone_number=phone_number,
             password_hash=hasher.hash(cmd.password),

@@ -1,38 +1,46 @@
-"""The words of every SMS the service sends, in one place."""
+"""The words of every SMS the service sends, in one place.
+
+Names and items are typed by people in a browser and go out under the business's sender id:
+each is cleaned and put in the GSM alphabet (app.domain.sms_text) before it is used, and an
+SMS about an order is kept to one segment by shortening its item, never the rest.
+"""
 
 from app.domain.orders import Order
+from app.domain.sms_text import clean_text, first_name, fit_one_segment, fits_one_segment, to_gsm7
 
-SEGMENT_LENGTH = 160
+# Control characters: clean_text removes every one from names and items, so neither can
+# carry a placeholder and have the other put in its place.
+_NAME = "\x1e"
+_ITEM = "\x1a"
 
 
-def _first_name(name: str) -> str:
-    return name.split()[0] if name.strip() else "there"
+def _with_item(template: str, order: Order) -> str:
+    return fit_one_segment(template, clean_text(order.item), placeholder=_ITEM)
 
 
-def _fit(template: str, item: str) -> str:
-    """Fill ``{item}`` in, shortening the item so the text stays within one SMS segment."""
-    room = SEGMENT_LENGTH - len(template.replace("{item}", ""))
-    if len(item) > room:
-        # Three dots, not an ellipsis character: that one is outside the GSM 7-bit alphabet
-        # and would turn the whole SMS into 70-character UCS-2 segments.
-        item = item[: max(room - 3, 1)].rstrip() + "..."
-    return template.replace("{item}", item)
+def _greeted(template: str, order: Order, customer_name: str) -> str:
+    name = first_name(to_gsm7(clean_text(customer_name)))
+    text = _with_item(template.replace(_NAME, name), order)
+    if fits_one_segment(text):
+        return text
+    # A name outside the GSM alphabet (an emoji, Chinese) makes the whole SMS UCS-2, whose 70
+    # units the rest of the text may not fit in: a plain greeting beats two segments.
+    return _with_item(template.replace(_NAME, "there"), order)
 
 
 def order_placed(order: Order, *, customer_name: str) -> str:
     template = (
-        f"Hi {_first_name(customer_name)}, we recorded order {order.reference}: {{item}} "
+        f"Hi {_NAME}, we recorded order {order.reference}: {_ITEM} "
         f"({order.amount}). Reply YES {order.reference} when you receive it."
     )
-    return _fit(template, order.item)
+    return _greeted(template, order, customer_name)
 
 
 def order_confirmed(order: Order, *, customer_name: str) -> str:
     template = (
-        f"Hi {_first_name(customer_name)}, thank you for confirming you received order "
-        f"{order.reference} ({{item}})."
+        f"Hi {_NAME}, thank you for confirming you received order {order.reference} ({_ITEM})."
     )
-    return _fit(template, order.item)
+    return _greeted(template, order, customer_name)
 
 
 # Answers to customers' replies -------------------------------------------------------------
@@ -41,12 +49,12 @@ HOW_TO_REPLY = ("Reply YES and the order ref (e.g. YES AB12CD) when it arrives, 
                 "or STATUS and the ref.")
 
 
-def _listing(orders: list[Order], room: int) -> str:
-    """``AB12CD (Maize), EF34GH (Rice)``, as many as fit in ``room`` characters."""
+def _listing(orders: list[Order], *, after: str) -> str:
+    """``AB12CD (Maize), EF34GH (Rice)``, as many as keep ``after`` and it one segment."""
     parts: list[str] = []
     for order in orders:
-        part = f"{order.reference} ({order.item[:20]})"
-        if len(", ".join([*parts, part])) > room:
+        part = f"{order.reference} ({to_gsm7(clean_text(order.item))[:20].rstrip()})"
+        if not fits_one_segment(after + ", ".join([*parts, part])):
             break
         parts.append(part)
     return ", ".join(parts) or ", ".join(order.reference for order in orders[:3])
@@ -62,7 +70,7 @@ def reply_unknown_number() -> str:
 
 def reply_which_order(pending: list[Order]) -> str:
     intro = "Which order did you receive? Reply YES and its ref: "
-    return intro + _listing(pending, SEGMENT_LENGTH - len(intro))
+    return intro + _listing(pending, after=intro)
 
 
 def reply_no_pending_order() -> str:
@@ -70,21 +78,26 @@ def reply_no_pending_order() -> str:
 
 
 def reply_unknown_reference(reference: str, pending: list[Order]) -> str:
-    text = f"We could not find order {reference} for your number."
+    text = f"We could not find order {to_gsm7(clean_text(reference))} for your number."
     if pending:
         text += " Waiting: "
-        text += _listing(pending, SEGMENT_LENGTH - len(text))
+        text += _listing(pending, after=text)
     return text
 
 
 def reply_already_confirmed(order: Order) -> str:
     when = order.confirmed_at.strftime("%d %b %Y") if order.confirmed_at else "earlier"
-    return _fit(f"Order {order.reference} ({{item}}) was already confirmed received on {when}. "
-                "Thank you!", order.item)
+    return _with_item(f"Order {order.reference} ({_ITEM}) was already confirmed received on "
+                      f"{when}. Thank you!", order)
 
 
 def reply_status(order: Order) -> str:
     state = ("waiting for your confirmation: reply YES " + order.reference + " when it arrives"
              if order.confirmed_at is None
              else "received on " + order.confirmed_at.strftime("%d %b %Y"))
-    return _fit(f"Order {order.reference}: {{item}}, {order.amount}, {state}.", order.item)
+    return _with_item(f"Order {order.reference}: {_ITEM}, {order.amount}, {state}.", order)
+
+
+def phone_code(code: str) -> str:
+    return (f"{code} is your code to confirm this number for your orders. It expires in "
+            "10 minutes. Never share it: we will never ask you for it.")

@@ -6,11 +6,12 @@ from app.domain.notifications import SmsKind, SmsMessage
 from app.domain.orders import Order
 from app.domain.users import User
 from app.services import messages
+from app.services.limits import Limits, queue_sms
 from app.services.ports import Clock, UnitOfWork
 
 
-def queue_sms_for_events(order: Order, customer: User, *, uow: UnitOfWork, clock: Clock
-                         ) -> list[SmsMessage]:
+def queue_sms_for_events(order: Order, customer: User, *, uow: UnitOfWork, clock: Clock,
+                         limits: Limits) -> list[SmsMessage]:
     """Turn the order's pending events into outbox rows; returns the rows queued."""
     queued = []
     events: list[Event] = order.events
@@ -25,9 +26,9 @@ def queue_sms_for_events(order: Order, customer: User, *, uow: UnitOfWork, clock
                 text = messages.order_confirmed(order, customer_name=customer.name)
         if customer.phone_number is None:
             raise PhoneNumberRequired()
-        message = SmsMessage(recipient=customer.phone_number, text=text, created_at=clock(),
-                             order_id=order.id, kind=kind)
-        uow.outbox.add(message)
+        message = queue_sms(SmsMessage(recipient=customer.phone_number, text=text,
+                                       created_at=clock(), order_id=order.id, kind=kind),
+                            uow=uow, limits=limits)
         if kind is SmsKind.ORDER_PLACED:
             order.notification = message.state
         queued.append(message)

@@ -18,6 +18,7 @@ from app.services.errors import (
     OrderNotFound,
     UniqueViolation,
 )
+from app.services.limits import DAY, DEFAULT_LIMITS, Limits, take
 from app.services.notifications import queue_sms_for_events
 from app.services.ports import Clock, IdempotencyRecord, UnitOfWork
 from app.services.views import CustomerView, OrderDetails, Page, PageRequest, PlacedOrder
@@ -30,6 +31,9 @@ class PlaceOrder:
     amount: Decimal | str | int
     currency: str
     idempotency_key: str | None = None
+    # The person placing an order of their own (from the browser): it must be their
+    # customer code, and their orders a day are limited.
+    placed_by: UUID | None = None
 
     def fingerprint(self) -> str:
         """What makes two requests "the same request" for an Idempotency-Key."""
@@ -38,7 +42,8 @@ class PlaceOrder:
         return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
 
-def place_order(cmd: PlaceOrder, *, uow: UnitOfWork, clock: Clock) -> PlacedOrder:
+def place_order(cmd: PlaceOrder, *, uow: UnitOfWork, clock: Clock,
+                limits: Limits = DEFAULT_LIMITS) -> PlacedOrder:
     """Record an order and queue its SMS in the same transaction; replays return the first."""
     amount = Money.of(cmd.amount, cmd.currency)
     code = _customer_code(cmd.customer_code)
@@ -48,9 +53,12 @@ def place_order(cmd: PlaceOrder, *, uow: UnitOfWork, clock: Clock) -> PlacedOrde
             if earlier is not None:
                 return earlier
         customer, user = _customer_and_user(code, uow)
+        if cmd.placed_by is not None:
+            _count_own_order(cmd.placed_by, user, uow=uow, clock=clock, limits=limits)
         order = Order.place(customer, item=cmd.item, amount=amount, at=clock())
         uow.orders.add(order)
-        [notification] = queue_sms_for_events(order, user, uow=uow, clock=clock)
+        [notification] = queue_sms_for_events(order, user, uow=uow, clock=clock,
+                                              limits=limits)
         if cmd.idempotency_key:
             uow.idempotency_keys.add(IdempotencyRecord(
                 key=cmd.idempotency_key, fingerprint=cmd.fingerprint(), order_id=order.id,
@@ -68,7 +76,18 @@ def place_order(cmd: PlaceOrder, *, uow: UnitOfWork, clock: Clock) -> PlacedOrde
         return PlacedOrder(order=order, notification=notification)
 
 
-def confirm_order(customer_code: str, order_id: str, *, uow: UnitOfWork, clock: Clock) -> Order:
+def _count_own_order(person: UUID, customer: User, *, uow: UnitOfWork, clock: Clock,
+                     limits: Limits) -> None:
+    if customer.id != person:
+        raise CustomerNotFound()
+    most = limits.orders_per_person_per_day
+    take("orders_per_person", str(person), at=clock(), length=DAY, most=most, uow=uow,
+         limits=limits, refusal=f"You have placed {most} orders today, as many as one person "
+                                "may place in a day; please call us for more.")
+
+
+def confirm_order(customer_code: str, order_id: str, *, uow: UnitOfWork, clock: Clock,
+                  limits: Limits = DEFAULT_LIMITS) -> Order:
     """Mark an order received by its customer (pending → confirmed), once."""
     code = _customer_code(customer_code)
     with uow:
@@ -79,7 +98,7 @@ def confirm_order(customer_code: str, order_id: str, *, uow: UnitOfWork, clock: 
             raise OrderNotFound()
         order.confirm(at=clock())
         uow.orders.save(order)
-        queue_sms_for_events(order, user, uow=uow, clock=clock)
+        queue_sms_for_events(order, user, uow=uow, clock=clock, limits=limits)
         uow.commit()
         return order
 

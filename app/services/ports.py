@@ -172,6 +172,16 @@ class RevokedTokens(abc.ABC):
         token was issued to (None when there is no such user)."""
 
 
+class UsageCounters(abc.ABC):
+    """How many times each thing was done in each window of time (see services/limits.py)."""
+
+    @abc.abstractmethod
+    def take(self, key: str, window_start: datetime, *, limit: int) -> bool:
+        """Count one more use of ``key`` in the window starting at ``window_start``, unless
+        ``limit`` were counted already; whether it was counted. Two transactions taking the
+        last use at once cannot both have it."""
+
+
 class UnitOfWork(abc.ABC):
     """One transaction: nothing is kept unless ``commit()`` is called before leaving ``with``."""
 
@@ -182,6 +192,7 @@ class UnitOfWork(abc.ABC):
     incoming_messages: IncomingMessages
     idempotency_keys: IdempotencyKeys
     revoked_tokens: RevokedTokens
+    usage: UsageCounters
 
     def __enter__(self) -> Self:
         return self

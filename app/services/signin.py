@@ -6,6 +6,7 @@ import abc
 from dataclasses import dataclass
 
 from app.domain.errors import DomainError, InvalidEmail
+from app.domain.sms_text import clean_text
 from app.domain.users import Identity, Role, User
 from app.domain.values import Email
 from app.services.errors import UniqueViolation
@@ -141,4 +142,4 @@ def _refresh(user: User, identity: SignedInIdentity, email: Email, *, uow: UnitO
 
 
 def _name(identity: SignedInIdentity, email: Email, *, fallback: str | None = None) -> str:
-    return (identity.name or "").strip() or fallback or email.value.split("@")[0]
+    return clean_text(identity.name or "") or fallback or email.value.split("@")[0]

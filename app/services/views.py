@@ -12,6 +12,7 @@ from uuid import UUID
 from app.domain.notifications import SmsMessage
 from app.domain.orders import Order
 from app.domain.replies import IncomingSms
+from app.domain.users import PendingPhone, PhoneState, phone_state
 
 MAX_PER_PAGE = 100
 
@@ -53,6 +54,11 @@ class UserView:
     providers: list[str]
     customer_code: str | None
     created_at: datetime
+    # A number the person typed and has not proven yet (shown to them, not to admins).
+    pending_phone: PendingPhone | None = None
+
+    def phone_state(self, at: datetime) -> PhoneState:
+        return phone_state(self.phone_number, self.pending_phone, at=at)
 
 
 @dataclass(frozen=True)

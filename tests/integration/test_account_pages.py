@@ -16,12 +16,14 @@ from app.domain.users import Role, User
 from app.domain.values import Email
 from app.services import customers, orders, users
 from app.services.views import PageRequest
+from tests.integration.fake_africastalking import FakeAfricasTalking, accept_all
 from tests.integration.live_server import serve, settings_for_tests
 from tests.integration.signing_in import Browser, local_sign_in, set_person
+from tests.integration.texting import prove_phone
 
 UowFactory = Callable[[], SqlAlchemyUnitOfWork]
-FORMS = ["/logout/", "/account/phone/", "/account/customer/", "/account/orders/",
-         "/account/orders/00000000-0000-0000-0000-000000000000/confirm/"]
+FORMS = ["/logout/", "/account/phone/", "/account/phone/verify/", "/account/customer/",
+         "/account/orders/", "/account/orders/00000000-0000-0000-0000-000000000000/confirm/"]
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +44,17 @@ def browser(site: str, local_issuer: str, clean_tables: None) -> Browser:
 
 
 @pytest.fixture
-def customer(browser: Browser) -> Browser:
-    """Wanjiku, signed in, with a phone number and a customer code."""
-    browser.submit("/account/phone/", phone_number="0719 485 369")
-    browser.submit("/account/customer/")
+def gateway() -> Iterator[FakeAfricasTalking]:
+    with FakeAfricasTalking(otherwise=accept_all()) as fake:
+        yield fake
+
+
+@pytest.fixture
+def customer(browser: Browser, uow_factory: UowFactory, gateway: FakeAfricasTalking) -> Browser:
+    """Wanjiku, signed in, with a confirmed phone number and a customer code."""
+    prove_phone(browser, "0719 485 369", "+254719485369", uow_factory=uow_factory,
+                gateway=gateway)
+    assert browser.submit("/account/customer/").status_code == 302
     return browser
 
 
@@ -78,12 +87,11 @@ def test_an_unknown_provider_is_a_page_not_found(site, clean_tables):
     assert answer.headers["Content-Type"].startswith("text/html")
 
 
-def test_a_phone_number_is_stored_in_e164(browser, uow_factory):
-    answer = browser.submit("/account/phone/", phone_number="0719 485 369")
+def test_a_confirmed_phone_number_is_stored_in_e164(browser, uow_factory, gateway):
+    prove_phone(browser, "0719 485 369", "+254719485369", uow_factory=uow_factory,
+                gateway=gateway)
 
-    assert answer.status_code == 302
-    assert answer.headers["Location"] == "/account/"
-    assert "+254719485369" in browser.get("/account/").text
+    assert "<strong>+254719485369</strong> is confirmed" in browser.get("/account/").text
 
 
 def test_an_invalid_phone_number_is_shown_next_to_the_field(browser):
@@ -93,7 +101,8 @@ def test_an_invalid_phone_number_is_shown_next_to_the_field(browser):
     field = re.search(r'<input id="phone_number"[^>]*>\s*<p class="error" id="phone_number-error">'
                       r"([^<]+)</p>", answer.text)
     assert field, answer.text
-    assert field.group(1) == "Not a valid phone number."
+    assert field.group(1) == ("Not a valid phone number: expected a mobile number of Kenya, "
+                              "+2547XXXXXXXX, such as +254712123456.")
     assert 'aria-invalid="true"' in field.group(0)
     assert 'value="12"' in field.group(0)
 

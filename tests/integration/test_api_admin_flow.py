@@ -65,13 +65,15 @@ class TestRegistrationAndLogin:
         body = assert_error(response, 400, "validation_error")
         assert set(body["details"]) >= {"email", "password", "api_key"}
 
-    def test_a_bad_phone_number_is_a_validation_error(self, api):
+    def test_a_bad_phone_number_is_refused_naming_the_expected_form(self, api):
         response = api.post("/api/auth/admin-register/", json={
             "email": "p@example.com", "password": "s3cret-pass", "api_key": "123456721",
             "phone_number": "12"})
 
-        body = assert_error(response, 400, "validation_error")
-        assert "phone_number" in body["details"]
+        body = assert_error(response, 422, "phone_number_invalid")
+        assert body["error"] == ("Not a valid phone number: expected a mobile number of Kenya, "
+                                 "+2547XXXXXXXX, such as +254712123456.")
+        assert body["details"] == {"phone_number": [body["error"]]}
 
     def test_login_with_a_wrong_password_or_unknown_email_says_the_same(self, api, admin):
         wrong_password = api.post("/api/auth/login/", json={

@@ -15,9 +15,13 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from app import create_app
+from app.adapters.sqlalchemy.database import create_engine_for, session_factory
 from app.adapters.sqlalchemy.migrate import upgrade_database
+from app.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from tests.integration.fake_africastalking import FakeAfricasTalking, accept_all
 from tests.integration.live_server import serve, settings_for_tests
 from tests.integration.signing_in import local_sign_in, set_person
+from tests.integration.texting import UowFactory, code_received
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -40,12 +44,25 @@ def chromium() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, local_issuer: str) -> Iterator[str]:
+def browser_database(tmp_path_factory: pytest.TempPathFactory) -> str:
     database_url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'orders.db'}"
     upgrade_database(database_url)
-    settings = settings_for_tests(database_url, **local_sign_in(local_issuer))
+    return database_url
+
+
+@pytest.fixture(scope="module")
+def site(browser_database: str, local_issuer: str) -> Iterator[str]:
+    settings = settings_for_tests(browser_database, **local_sign_in(local_issuer))
     with serve(create_app(settings)) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def uow_factory(browser_database: str) -> Iterator[UowFactory]:
+    engine = create_engine_for(browser_database, pool_size=2)
+    sessions = session_factory(engine)
+    yield lambda: SqlAlchemyUnitOfWork(sessions)
+    engine.dispose()
 
 
 @pytest.fixture
@@ -57,8 +74,8 @@ def page(chromium: Browser) -> Iterator[Page]:
     context.close()
 
 
-def test_a_person_signs_in_becomes_a_customer_orders_confirms_and_signs_out(
-        page, site, local_issuer):
+def test_a_person_signs_in_proves_a_number_becomes_a_customer_orders_confirms_and_signs_out(
+        page, site, local_issuer, uow_factory):
     set_person(local_issuer, "wanjiku", email="wanjiku@example.com", email_verified=True,
                name="Wanjiku Kamau")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -76,12 +93,19 @@ def test_a_person_signs_in_becomes_a_customer_orders_confirms_and_signs_out(
 
     page.get_by_role("textbox", name="Phone number").fill("0719 485 369")
     page.get_by_role("button", name="Add phone number").click()
-    expect(page.get_by_text("+254719485369")).to_be_visible()
-    _check_and_capture(page, "04-phone-number")
+    expect(page.locator("#phone-state")).to_contain_text("We texted a code to +254719485369")
+    _check_and_capture(page, "04-code-sent")
+
+    with FakeAfricasTalking(otherwise=accept_all()) as phone:
+        code = code_received("+254719485369", uow_factory=uow_factory, gateway=phone)
+    page.get_by_role("textbox", name="Code from the SMS").fill(code)
+    page.get_by_role("button", name="Confirm number").click()
+    expect(page.locator("#phone-state")).to_contain_text("+254719485369 is confirmed")
+    _check_and_capture(page, "05-phone-confirmed")
 
     page.get_by_role("button", name="Become a customer").click()
     expect(page.get_by_text("You are customer")).to_be_visible()
-    _check_and_capture(page, "05-customer")
+    _check_and_capture(page, "06-customer")
 
     page.get_by_role("textbox", name="Item").fill("Sack of maize")
     page.get_by_role("textbox", name="Amount (KES)").fill("420")
@@ -89,18 +113,18 @@ def test_a_person_signs_in_becomes_a_customer_orders_confirms_and_signs_out(
     order = page.locator(".order", has_text="Sack of maize")
     expect(order).to_contain_text("KES 420.00")
     expect(order).to_contain_text("Pending")
-    _check_and_capture(page, "06-order-placed")
+    _check_and_capture(page, "07-order-placed")
 
     order.get_by_role("button", name="Confirm receipt of Sack of maize").click()
     expect(order).to_contain_text("Confirmed")
     expect(page.get_by_role("button", name="Confirm receipt of Sack of maize")).to_have_count(0)
-    _check_and_capture(page, "07-receipt-confirmed")
+    _check_and_capture(page, "08-receipt-confirmed")
 
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     page.goto(f"{site}/account/")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    _check_and_capture(page, "08-signed-out")
+    _check_and_capture(page, "09-signed-out")
 
 
 def _only_local(route: Route) -> None:
@@ -141,5 +165,5 @@ def test_the_api_docs_render_offline_under_the_content_security_policy(page, sit
     page.goto(f"{site}/docs")
 
     expect(page.get_by_text("/api/orders/create/").first).to_be_visible()
-    _capture(page, "09-api-docs")
+    _capture(page, "10-api-docs")
     assert refused == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta, timezone
@@ -18,9 +19,10 @@ from app.adapters.passwords import Argon2PasswordHasher
 from app.adapters.sqlalchemy.database import create_engine_for, database_answers, session_factory
 from app.adapters.sqlalchemy.orm import Base
 from app.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from app.domain.errors import PhoneCodeRefused
 from app.domain.notifications import SmsMessage, SmsStatus
 from app.domain.orders import Order, OrderStatus
-from app.domain.users import Customer, Identity, Role, User
+from app.domain.users import Customer, Identity, PendingPhone, Role, User
 from app.domain.values import CustomerCode, Email, Money, PhoneNumber
 from app.services import auth, orders, users
 from app.services.errors import StorageUnavailable, UniqueViolation
@@ -777,9 +779,10 @@ class TestHeldBackWrites:
         with statements_run_on(engine) as statements:
             placed = orders.place_order(command, uow=uow_factory(), clock=lambda: NOW)
 
-        # The key's look-up, the customer with its user, then every write at once.
+        # The key's look-up, the customer with its user, the number's SMS of the day counted
+        # (it decides whether the SMS is held back), then every other write at once.
         verbs = [statement.split(None, 1)[0].upper() for statement in statements]
-        assert verbs == ["SELECT", "SELECT", "WITH"]
+        assert verbs == ["SELECT", "SELECT", "INSERT", "WITH"]
         with uow_factory() as uow:
             assert uow.orders.get(placed.order.id) is not None
             assert [m.id for m in uow.outbox.for_order(placed.order.id)] == [
@@ -834,3 +837,90 @@ class TestHeldBackWrites:
             pending = uow.orders.list(PageRequest(), status=OrderStatus.PENDING)
         assert {o.id for o in page.items} == {o.id for o in many}
         assert (page.total, pending.total) == (40, 39)
+
+
+class TestPhoneProofAndUsage:
+    def test_a_pending_number_and_its_code_round_trip(self, uow_factory: UowFactory) -> None:
+        user = a_user(phone="+254719485369")
+        user.propose_phone_number(PhoneNumber("+254722000000"))
+        user.phone_code_sent("d" * 64, at=NOW)
+        with pytest.raises(PhoneCodeRefused):
+            user.prove_phone("e" * 64, at=NOW)
+        saved(uow_factory, user)
+
+        with uow_factory() as uow:
+            loaded = uow.users.get(user.id)
+            view = uow.users.view(user.id)
+
+        assert loaded is not None and view is not None
+        assert loaded.phone_number == PhoneNumber("+254719485369")
+        assert loaded.pending_phone == PendingPhone(
+            PhoneNumber("+254722000000"), code_digest="d" * 64, code_sent_at=NOW, wrong_tries=1)
+        assert view.pending_phone == loaded.pending_phone
+
+    def test_a_proven_number_leaves_nothing_pending(self, uow_factory: UowFactory) -> None:
+        user = a_user()
+        user.propose_phone_number(PhoneNumber("+254722000000"))
+        user.phone_code_sent("d" * 64, at=NOW)
+        saved(uow_factory, user)
+        user.prove_phone("d" * 64, at=NOW)
+        saved(uow_factory, user)
+
+        with uow_factory() as uow:
+            loaded = uow.users.get(user.id)
+
+        assert loaded is not None
+        assert (loaded.phone_number, loaded.pending_phone) == (PhoneNumber("+254722000000"), None)
+
+    def test_two_people_may_wait_on_the_same_unproven_number(
+        self, uow_factory: UowFactory
+    ) -> None:
+        people = [a_user(f"p{n}@example.com") for n in range(2)]
+        for person in people:
+            person.propose_phone_number(PhoneNumber("+254722000000"))
+
+        saved(uow_factory, *people)
+
+    def test_uses_are_counted_per_key_and_window_up_to_the_limit(
+        self, uow_factory: UowFactory
+    ) -> None:
+        tomorrow = NOW + timedelta(days=1)
+        with uow_factory() as uow:
+            taken = [uow.usage.take("orders:a", NOW, limit=2) for _ in range(3)]
+            other_key = uow.usage.take("orders:b", NOW, limit=2)
+            other_window = uow.usage.take("orders:a", tomorrow, limit=2)
+            uow.commit()
+        with uow_factory() as uow:
+            after_commit = uow.usage.take("orders:a", NOW, limit=2)
+            nothing_allowed = uow.usage.take("orders:c", NOW, limit=0)
+
+        assert taken == [True, True, False]
+        assert (other_key, other_window, after_commit, nothing_allowed) == (
+            True, True, False, False)
+
+    def test_a_use_rolled_back_is_not_used_up(self, uow_factory: UowFactory) -> None:
+        with uow_factory() as uow:
+            assert uow.usage.take("codes:x", NOW, limit=1)
+        with uow_factory() as uow:
+            assert uow.usage.take("codes:x", NOW, limit=1)
+
+    @pytest.mark.postgres_only
+    def test_of_many_transactions_taking_the_last_use_at_once_one_gets_it(
+        self, uow_factory: UowFactory
+    ) -> None:
+        results: list[bool] = []
+        start = threading.Barrier(6)
+
+        def take() -> None:
+            with uow_factory() as uow:
+                start.wait()
+                results.append(uow.usage.take("sms:+254719485369", NOW, limit=3))
+                uow.commit()
+
+        threads = [threading.Thread(target=take) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert sorted(results) == [False, False, False, True, True, True]

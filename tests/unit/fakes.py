@@ -63,7 +63,7 @@ class FakeUserRepository(ports.UserRepository):
             id=user.id, email=user.email.value, name=user.name, role=user.role.value,
             phone_number=user.phone_number.e164 if user.phone_number else None,
             providers=user.providers, customer_code=customer.code.value if customer else None,
-            created_at=user.created_at,
+            created_at=user.created_at, pending_phone=user.pending_phone,
         )
 
 
@@ -202,6 +202,17 @@ class FakeRevokedTokens(ports.RevokedTokens):
         return jti in self.rows, holder.role if holder else None
 
 
+class FakeUsageCounters(ports.UsageCounters):
+    def __init__(self) -> None:
+        self.rows: Counter[tuple[str, datetime]] = Counter()
+
+    def take(self, key: str, window_start: datetime, *, limit: int) -> bool:
+        if self.rows[key, window_start] >= limit:
+            return False
+        self.rows[key, window_start] += 1
+        return True
+
+
 class FakeUnitOfWork(ports.UnitOfWork):
     """Keeps everything in dictionaries. Rollback is not simulated: tests check ``committed``."""
 
@@ -213,6 +224,7 @@ class FakeUnitOfWork(ports.UnitOfWork):
         self.incoming_messages = FakeIncomingMessages()
         self.idempotency_keys = FakeIdempotencyKeys()
         self.revoked_tokens = FakeRevokedTokens(self)
+        self.usage = FakeUsageCounters()
         self.committed = False
 
     def commit(self) -> None:

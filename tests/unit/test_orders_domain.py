@@ -73,7 +73,27 @@ def test_the_order_reference_is_short_and_stable():
     assert order.reference == order.id.hex[:6].upper()
 
 
-@pytest.mark.parametrize("item", ["Maize\x00", "Maize\nRice", "Maize\ud800"])
-def test_an_item_with_control_characters_is_refused(item):
-    with pytest.raises(InvalidItem):
-        Order.place(a_customer(), item=item, amount=Money.of("1", "KES"), at=MORNING)
+@pytest.mark.parametrize(("item", "stored"), [
+    ("Maize\x00", "Maize"),
+    ("Maize\nRice", "Maize Rice"),
+    ("Maize\ud800", "Maize"),
+    ("\u202eMai\u200bze\x07", "Maize"),
+    ("Sack  of\tmaize", "Sack of maize"),
+], ids=ascii)
+def test_an_item_with_control_characters_is_stored_cleaned(item, stored):
+    order = Order.place(a_customer(), item=item, amount=Money.of("1", "KES"), at=MORNING)
+
+    assert order.item == stored
+
+
+def test_an_item_blank_once_cleaned_is_refused():
+    with pytest.raises(InvalidItem, match="blank"):
+        Order.place(a_customer(), item="\x00\u200b\n", amount=Money.of("1", "KES"),
+                    at=MORNING)
+
+
+def test_the_length_limit_applies_to_the_cleaned_item():
+    order = Order.place(a_customer(), item="x" * 200 + "\u200b" * 5,
+                        amount=Money.of("1", "KES"), at=MORNING)
+
+    assert order.item == "x" * 200

@@ -87,6 +87,11 @@ class UserRow(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     email_verified: Mapped[bool] = mapped_column(server_default=false())
     created_at: Mapped[datetime]
+    # A number the user typed and has not proven yet, and the digest of the code sent to it.
+    pending_phone_number: Mapped[str | None] = mapped_column(String(16))
+    pending_code_digest: Mapped[str | None] = mapped_column(String(64))
+    pending_code_sent_at: Mapped[datetime | None]
+    pending_code_wrong_tries: Mapped[int] = mapped_column(SmallInteger, server_default="0")
 
     identities: Mapped[list[IdentityRow]] = relationship(
         cascade="all, delete-orphan",
@@ -210,3 +215,13 @@ class RowCountRow(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger)
+
+
+class UsageCountRow(Base):
+    """How many times one thing (``key``) was done in one window of time, for the limits."""
+
+    __tablename__ = "usage_counts"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(primary_key=True)
+    used: Mapped[int]

@@ -26,6 +26,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
 from app.adapters.sqlalchemy import row_counts
@@ -38,13 +39,14 @@ from app.adapters.sqlalchemy.orm import (
     OrderRow,
     RevokedTokenRow,
     SmsRow,
+    UsageCountRow,
     UserRow,
 )
 from app.adapters.sqlalchemy.pending_writes import PendingWrites
 from app.domain.notifications import NotificationState, SmsKind, SmsMessage, SmsStatus
 from app.domain.orders import Order, OrderStatus
 from app.domain.replies import IncomingSms, ReplyOutcome
-from app.domain.users import Customer, Identity, Role, User
+from app.domain.users import Customer, Identity, PendingPhone, Role, User
 from app.domain.values import CustomerCode, Email, Money, PhoneNumber
 from app.services import ports
 from app.services.views import CustomerView, Page, PageRequest, UserView
@@ -59,6 +61,7 @@ _SMS = SmsRow.__table__
 _INCOMING = IncomingSmsRow.__table__
 _IDENTITIES = IdentityRow.__table__
 _REVOKED = RevokedTokenRow.__table__
+_USAGE = UsageCountRow.__table__
 
 
 def _reader(session: Session) -> Connection:
@@ -163,7 +166,9 @@ class SqlAlchemyUserRepository(ports.UserRepository):
 # A user as admins see them; each user's providers come aggregated in the same statement.
 _USER_VIEWS = select(
     _USERS.c.id, _USERS.c.email, _USERS.c.name, _USERS.c.role, _USERS.c.phone_number,
-    _USERS.c.created_at, _CUSTOMERS.c.code.label("customer_code"),
+    _USERS.c.created_at, _USERS.c.pending_phone_number, _USERS.c.pending_code_digest,
+    _USERS.c.pending_code_sent_at, _USERS.c.pending_code_wrong_tries,
+    _CUSTOMERS.c.code.label("customer_code"),
     select(func.aggregate_strings(_IDENTITIES.c.provider, ","))
     .where(_IDENTITIES.c.user_id == _USERS.c.id).scalar_subquery().label("providers"),
 ).outerjoin(_CUSTOMERS, _CUSTOMERS.c.user_id == _USERS.c.id)
@@ -192,7 +197,17 @@ def _user_from_row(row: UserRow | Any, identities: Iterable[Any]) -> User:
         email_verified=row.email_verified,
         identities=[Identity(provider=i.provider, subject=i.subject) for i in identities],
         created_at=row.created_at,
+        pending_phone=_pending_phone(row),
     )
+
+
+def _pending_phone(row: Any) -> PendingPhone | None:
+    if row.pending_phone_number is None:
+        return None
+    return PendingPhone(number=PhoneNumber(row.pending_phone_number),
+                        code_digest=row.pending_code_digest,
+                        code_sent_at=row.pending_code_sent_at,
+                        wrong_tries=row.pending_code_wrong_tries)
 
 
 def _user_to_row(user: User, row: UserRow) -> UserRow:
@@ -204,6 +219,11 @@ def _user_to_row(user: User, row: UserRow) -> UserRow:
     row.password_hash = user.password_hash
     row.email_verified = user.email_verified
     row.created_at = user.created_at
+    pending = user.pending_phone
+    row.pending_phone_number = pending.number.e164 if pending else None
+    row.pending_code_digest = pending.code_digest if pending else None
+    row.pending_code_sent_at = pending.code_sent_at if pending else None
+    row.pending_code_wrong_tries = pending.wrong_tries if pending else 0
     wanted = {(i.provider, i.subject) for i in user.identities}
     kept = [i for i in row.identities if (i.provider, i.subject) in wanted]
     known = {(i.provider, i.subject) for i in kept}
@@ -225,6 +245,7 @@ def _user_view(row: Any) -> UserView:
         providers=sorted(set(row.providers.split(","))) if row.providers else [],
         customer_code=row.customer_code,
         created_at=row.created_at,
+        pending_phone=_pending_phone(row),
     )
 
 
@@ -637,3 +658,31 @@ _TOKEN_CHECK = select(
     select(_REVOKED.c.jti).where(_REVOKED.c.jti == bindparam("jti")).exists(),
     select(_USERS.c.role).where(_USERS.c.id == bindparam("user_id")).scalar_subquery(),
 )
+
+
+class SqlAlchemyUsageCounters(ports.UsageCounters):
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def take(self, key: str, window_start: datetime, *, limit: int) -> bool:
+        if limit < 1:
+            return False
+        connection = self._session.connection()
+        taken = connection.execute(_take_statement(connection.dialect.name), {
+            "key": key, "window_start": window_start, "limit": limit}).first()
+        return taken is not None
+
+
+@cache
+def _take_statement(dialect: str) -> Any:
+    """One more use, unless the limit was reached: in one statement, so that of two
+    transactions taking the last use at once the second waits for the first's row lock and
+    then finds no room."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(UsageCountRow).values(key=bindparam("key"),
+                                      window_start=bindparam("window_start"), used=1)
+    return statement.on_conflict_do_update(
+        index_elements=[_USAGE.c.key, _USAGE.c.window_start],
+        set_={"used": _USAGE.c.used + 1},
+        where=_USAGE.c.used < bindparam("limit"),
+    ).returning(_USAGE.c.used)

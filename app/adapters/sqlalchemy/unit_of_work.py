@@ -27,6 +27,7 @@ from app.adapters.sqlalchemy.repositories import (
     SqlAlchemyOrderRepository,
     SqlAlchemyRevokedTokens,
     SqlAlchemySmsOutbox,
+    SqlAlchemyUsageCounters,
     SqlAlchemyUserRepository,
 )
 from app.services import ports
@@ -65,6 +66,7 @@ class SqlAlchemyUnitOfWork(ports.UnitOfWork):
         self.incoming_messages = SqlAlchemyIncomingMessages(session)
         self.idempotency_keys = SqlAlchemyIdempotencyKeys(session, writes)
         self.revoked_tokens = SqlAlchemyRevokedTokens(session)
+        self.usage = SqlAlchemyUsageCounters(session)
         return self
 
     def __exit__(

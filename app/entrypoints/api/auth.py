@@ -37,12 +37,13 @@ class AdminRegister(MethodView):
     @blp.response(201, TokensOut)
     @blp.alt_response(403, schema=ErrorOut, description="Wrong API key")
     @blp.alt_response(409, schema=ErrorOut, description="Email or phone number taken")
+    @blp.alt_response(422, schema=ErrorOut, description="Not a number the service texts")
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Register an administrator with the service's API key"""
         deps = services()
         admin = auth.register_admin(
             auth.RegisterAdmin(**body), uow=deps.uow(), hasher=deps.hasher,
-            admin_api_key=deps.settings.admin_api_key, clock=deps.clock,
+            admin_api_key=deps.settings.admin_api_key, clock=deps.clock, limits=deps.limits,
         )
         return issue_tokens(admin)
 
@@ -101,11 +102,13 @@ class AddUserNumber(MethodView):
     @blp.response(200, UserEnvelope)
     @blp.alt_response(404, schema=ErrorOut, description="No such user")
     @blp.alt_response(409, schema=ErrorOut, description="Another user has that number")
+    @blp.alt_response(422, schema=ErrorOut, description="Not a number the service texts")
     @blp.doc(security=ADMIN)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Give a user a phone number (stored in E.164)"""
-        user = users.add_phone_number(body["user_id"], body["phone_number"],
-                                      uow=services().uow())
+        """Give a user a phone number (stored in E.164), vouched for by the administrator"""
+        deps = services()
+        user = users.add_phone_number(body["user_id"], body["phone_number"], uow=deps.uow(),
+                                      limits=deps.limits)
         return {"user": user}
 
 
@@ -117,7 +120,8 @@ class CreateCustomer(MethodView):
     @blp.response(201, CustomerEnvelope)
     @blp.alt_response(404, schema=ErrorOut, description="No such user")
     @blp.alt_response(409, schema=ErrorOut, description="Already a customer")
-    @blp.alt_response(422, schema=ErrorOut, description="The user has no phone number")
+    @blp.alt_response(422, schema=ErrorOut,
+                      description="The user has no phone number, or has not proven it")
     @blp.doc(security=ADMIN)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Turn a user into a customer with an 8-character code"""

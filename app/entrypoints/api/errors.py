@@ -21,7 +21,6 @@ log = logging.getLogger(__name__)
 # Domain error → (HTTP status, machine code). Subclasses not listed fall back to their base.
 DOMAIN_ERRORS: dict[type[domain.DomainError], tuple[int, str]] = {
     domain.InvalidEmail: (400, "validation_error"),
-    domain.InvalidPhoneNumber: (400, "validation_error"),
     domain.InvalidMoney: (400, "validation_error"),
     domain.InvalidItem: (400, "validation_error"),
     domain.InvalidCustomerCode: (400, "validation_error"),
@@ -37,6 +36,9 @@ DOMAIN_ERRORS: dict[type[domain.DomainError], tuple[int, str]] = {
     domain.OrderAlreadyConfirmed: (409, "order_already_confirmed"),
     services.IdempotencyKeyReused: (409, "idempotency_key_reused"),
     domain.PhoneNumberRequired: (422, "phone_number_required"),
+    domain.PhoneNumberUnverified: (422, "phone_number_unverified"),
+    domain.InvalidPhoneNumber: (422, "phone_number_invalid"),
+    domain.LimitReached: (429, "daily_limit_reached"),
 }
 
 
@@ -114,9 +116,12 @@ def register_error_handlers(app: Flask) -> None:
         details: dict[str, Any] | None = None
         if isinstance(error, domain.AlreadyCustomer):
             details = {"customer_code": error.code}
-        elif status == 400 and error.field:
+        elif status in (400, 422) and error.field:
             details = {error.field: [error.message]}
-        return error_response(status, error.message, code, details)
+        response = error_response(status, error.message, code, details)
+        if isinstance(error, domain.LimitReached):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.errorhandler(services.StorageUnavailable)
     def storage_unavailable(error: services.StorageUnavailable) -> Response:

@@ -48,7 +48,7 @@ class CreateOrder(MethodView):
             currency=body["currency"] or deps.settings.default_currency,
             idempotency_key=headers["idempotency_key"],
         )
-        return orders.place_order(cmd, uow=deps.uow(), clock=deps.clock)
+        return orders.place_order(cmd, uow=deps.uow(), clock=deps.clock, limits=deps.limits)
 
 
 @blp.route("/<string:order_id>/")
@@ -76,7 +76,7 @@ class ConfirmOrder(MethodView):
         """Mark an order received by its customer"""
         deps = services()
         order = orders.confirm_order(body["customer_code"], body["order_id"], uow=deps.uow(),
-                                     clock=deps.clock)
+                                     clock=deps.clock, limits=deps.limits)
         return {"order": order}
 
 

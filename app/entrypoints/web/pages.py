@@ -12,7 +12,8 @@ from flask import Blueprint, abort, g, redirect, render_template, request, sessi
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from app.domain.errors import DomainError
+from app.domain.errors import DomainError, LimitReached
+from app.domain.users import PhoneState
 from app.entrypoints.dependencies import services
 from app.entrypoints.web import browser_session
 from app.services import customers, orders, signin, users
@@ -28,8 +29,8 @@ MAX_IDEMPOTENCY_KEY = 255
 LABELS = {"google": "Google", "github": "GitHub", "facebook": "Facebook"}
 # Which form shows an error about which field; an error about anything else shows at the top
 # of the form that was sent.
-FORM_FIELDS = {"phone": {"phone_number"}, "customer": set(), "order": {"item", "amount"},
-               "confirm": set()}
+FORM_FIELDS = {"phone": {"phone_number"}, "verify": {"code"}, "customer": set(),
+               "order": {"item", "amount"}, "confirm": set()}
 SIGN_IN_FAILURES: dict[type[Exception], tuple[int, str]] = {
     signin.ConsentDenied: (403, "Sign-in cancelled"),
     signin.StateMismatch: (400, "Sign-in expired"),
@@ -108,8 +109,20 @@ def account() -> Answer:
 
 @blp.post("/account/phone/")
 def set_phone() -> Answer:
-    return _act("phone", lambda user: users.add_phone_number(
-        user.id, request.form.get("phone_number", ""), uow=services().uow()))
+    """Take the number the person typed and text it a code."""
+    deps = services()
+    return _act("phone", lambda user: users.request_phone_code(
+        user.id, request.form.get("phone_number", ""), uow=deps.uow(), clock=deps.clock,
+        codes=deps.phone_codes, limits=deps.limits))
+
+
+@blp.post("/account/phone/verify/")
+def verify_phone() -> Answer:
+    """The code typed back proves the number."""
+    deps = services()
+    return _act("verify", lambda user: users.confirm_phone_code(
+        user.id, request.form.get("code", ""), uow=deps.uow(), clock=deps.clock,
+        codes=deps.phone_codes))
 
 
 @blp.post("/account/customer/")
@@ -127,14 +140,16 @@ def place_order() -> Answer:
         amount=request.form.get("amount", "").strip(), currency=deps.settings.default_currency,
         # A second click on "Place order" sends the same key: it gets the same order back.
         idempotency_key=request.form.get("idempotency_key", "")[:MAX_IDEMPOTENCY_KEY] or None,
-    ), uow=deps.uow(), clock=deps.clock))
+        placed_by=user.id,
+    ), uow=deps.uow(), clock=deps.clock, limits=deps.limits))
 
 
 @blp.post("/account/orders/<order_id>/confirm/")
 def confirm_order(order_id: str) -> Answer:
     deps = services()
     return _act("confirm", lambda user: orders.confirm_order(
-        user.customer_code or "", order_id, uow=deps.uow(), clock=deps.clock))
+        user.customer_code or "", order_id, uow=deps.uow(), clock=deps.clock,
+        limits=deps.limits))
 
 
 @blp.errorhandler(signin.SignInError)
@@ -190,7 +205,10 @@ def _act(form: str, action: Callable[[UserView], Any]) -> Answer:
         return redirect(url_for("web.index"))
     except DomainError as error:
         slot = error.field if error.field in FORM_FIELDS[form] else form
-        return _account_page(user_id, errors={slot: error.message}, status=400)
+        if not isinstance(error, LimitReached):
+            return _account_page(user_id, errors={slot: error.message}, status=400)
+        page, status = _account_page(user_id, errors={slot: error.message}, status=429)
+        return Response(page, status, {"Retry-After": str(error.retry_after)})
     return redirect(url_for("web.account"))
 
 
@@ -206,6 +224,8 @@ def _account_page(user_id: UUID, *, errors: dict[str, str] | None = None,
     values = request.form if request.method == "POST" else {}
     return render_template("account.html", user=user, orders=placed, errors=errors or {},
                            values=values, labels=_labels(), order_key=secrets.token_urlsafe(24),
+                           phone=user.phone_state(services().clock()), PhoneState=PhoneState,
+                           expected_number=services().limits.numbers.expected,
                            currency=services().settings.default_currency), status
 
 
