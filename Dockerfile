@@ -4,35 +4,42 @@
 # The same image runs the SMS worker (`flask --app app sms-worker`) and the one-shot
 # migration job (`flask --app app migrate`); deploy/compose.yaml wires them.
 #
-# Base image: both stages use the same exact Python patch release on Debian 12 (bookworm).
-# To pin the digest too, resolve it where a registry is reachable and append it to both
-# FROM lines, e.g.
-#   docker buildx imagetools inspect python:3.11.14-slim-bookworm --format '{{json .Manifest.Digest}}'
-#   FROM python:3.11.14-slim-bookworm@sha256:<digest> AS build
-# and let Dependabot/Renovate ("docker" ecosystem) keep tag and digest current.
+# Base image: both stages use the same exact Python patch release on Debian 12 (bookworm),
+# pinned by the digest of its multi-platform index, so a rebuild gets the same bytes until
+# Dependabot (.github/dependabot.yml, "docker") proposes a new tag or digest. The digest of
+# a tag: docker buildx imagetools inspect python:3.11.16-slim-bookworm
+#
+# Python packages come from the lock only (requirements/, made by `make lock`), every file
+# checked against its hashes: base.txt for the runtime, build.txt for the build backend.
 
 # --------------------------------------------------------------------------------------
 # Stage 1: build the project wheel and the wheels of every runtime dependency.
 # --------------------------------------------------------------------------------------
-FROM python:3.11.14-slim-bookworm AS build
+FROM python:3.11.16-slim-bookworm@sha256:c425d915a89a6dcd3183b1797ad9bd8878caff5a417f6371c8df93c8ea8b727f AS build
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 
 WORKDIR /src
 
-# Only what the wheel needs: metadata and the package itself (no tests, no deploy files).
+# The locked wheels of every runtime dependency (wheels only: one built here would match no
+# hash of the lock), and the locked build backend. The pip cache lives in a BuildKit cache
+# mount, never in a layer.
+COPY requirements/base.txt requirements/build.txt ./requirements/
+RUN --mount=type=cache,target=/root/.cache/pip \
+    pip download --require-hashes --only-binary=:all: --dest /wheels -r requirements/base.txt \
+    && pip install --require-hashes -r requirements/build.txt
+
+# The project's wheel, from what it needs (metadata and the package; no tests, no deploy
+# files), built by that backend: without build isolation nothing unlocked is fetched.
 COPY pyproject.toml setup.cfg README.md ./
 COPY app ./app
-
-# The pip cache lives in a BuildKit cache mount, never in a layer.
-RUN --mount=type=cache,target=/root/.cache/pip \
-    pip wheel --wheel-dir /wheels '.[postgres,redis]'
+RUN pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /dist .
 
 # --------------------------------------------------------------------------------------
 # Stage 2: the runtime. No compiler, no source tree, no tests, no wheels left behind.
 # --------------------------------------------------------------------------------------
-FROM python:3.11.14-slim-bookworm AS runtime
+FROM python:3.11.16-slim-bookworm@sha256:c425d915a89a6dcd3183b1797ad9bd8878caff5a417f6371c8df93c8ea8b727f AS runtime
 
 ARG APP_UID=10001
 ARG APP_GID=10001
@@ -52,11 +59,15 @@ RUN groupadd --system --gid "${APP_GID}" app \
     && mkdir -p /app \
     && chown app:app /app
 
-# Install exactly the wheels the build stage produced (the project and every runtime
-# dependency, extras included) with no index: versions were resolved once, in the build
-# stage. The wheels are bind-mounted, so they never become a layer of this image.
+# Install the lock's wheels (hashes checked again) and then the project's own wheel, from no
+# index: nothing is resolved here. `pip check` fails the build when setup.cfg asks for more
+# than the lock holds. The wheels are bind-mounted, so they never become a layer of this image.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index /wheels/*.whl \
+    --mount=type=bind,from=build,source=/dist,target=/dist \
+    --mount=type=bind,from=build,source=/src/requirements/base.txt,target=/tmp/base.txt \
+    pip install --no-cache-dir --no-index --find-links=/wheels --require-hashes -r /tmp/base.txt \
+    && pip install --no-cache-dir --no-index --no-deps /dist/*.whl \
+    && pip check \
     && python -c "import app, gunicorn, psycopg, redis"
 
 WORKDIR /app

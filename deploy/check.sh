@@ -16,6 +16,7 @@
 #   gunicorn          deploy/gunicorn.conf.py loaded against gunicorn's own settings
 #   workflows         actionlint, the GitHub workflow JSON schema, shellcheck on run: scripts,
 #                     checkov (github_actions), yamllint
+#   dependabot        .github/dependabot.yml against Dependabot's JSON schema, yamllint
 #   ansible           --syntax-check, ansible-inventory on the Terraform-output fixture,
 #                     ansible-lint (production profile), checkov (ansible), and the app role
 #                     run locally against a stand-in docker (deploy, idempotence, rollback)
@@ -43,6 +44,7 @@ PYTHON="${PYTHON:-python3}"
 TF_PLUGIN_DIR="${DEPLOY_TF_PLUGIN_DIR:-/opt/tf-plugins}"
 
 WORKFLOW_FILES=(.github/workflows/*.yml)
+DEPENDABOT_FILE=.github/dependabot.yml
 TF_FIXTURE="$ROOT/deploy/ansible/tests/terraform-output.example.json"
 
 # Keep the tools' caches and phone-home calls out of the way: nothing leaves the machine.
@@ -180,8 +182,8 @@ else
 fi
 run "compose structure" "$PY" deploy/lint/checks.py compose
 run ".env.example" "$PY" deploy/lint/checks.py env-example
-run "yamllint (compose, workflows)" yamllint --strict -c deploy/lint/yamllint.yml \
-  deploy/compose.yaml "${WORKFLOW_FILES[@]}"
+run "yamllint (compose, workflows, dependabot)" yamllint --strict -c deploy/lint/yamllint.yml \
+  deploy/compose.yaml "${WORKFLOW_FILES[@]}" "$DEPENDABOT_FILE"
 
 # ------------------------------------------------------------------------ gunicorn ----
 
@@ -195,6 +197,8 @@ run "GitHub workflow schema" check-jsonschema --builtin-schema vendor.github-wor
 run "shellcheck (workflow run: scripts)" "$PY" deploy/lint/checks.py workflow-shell
 run "checkov github_actions" checkov --quiet --compact --skip-download \
   --framework github_actions -d .github/workflows
+run "Dependabot config schema" check-jsonschema --builtin-schema vendor.dependabot \
+  "$DEPENDABOT_FILE"
 
 # ------------------------------------------------------------------------ ansible -----
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
+
 from flask import Blueprint, Response, jsonify, render_template, send_from_directory
-from swagger_ui_bundle import swagger_ui_path
 
 from app.entrypoints.dependencies import services
 
 blp = Blueprint("service", __name__)
 SWAGGER_ASSETS = {"swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"}
+# Swagger UI's dist files as the flask-swagger-ui package ships them (its blueprint is unused).
+SWAGGER_UI_DIST = str(files("flask_swagger_ui") / "dist")
 
 
 @blp.get("/healthz")
@@ -34,4 +37,4 @@ def docs() -> str:
 def docs_asset(filename: str) -> Response:
     if filename not in SWAGGER_ASSETS:
         return jsonify(error="Not found.", code="not_found"), 404  # type: ignore[return-value]
-    return send_from_directory(swagger_ui_path, filename, max_age=86400)
+    return send_from_directory(SWAGGER_UI_DIST, filename, max_age=86400)
