@@ -90,5 +90,6 @@ def sms_gateway_for(settings: Settings) -> SmsGateway:
             settings.at_username, settings.at_api_key,
             sender_id=settings.at_sender_id or None, base_url=settings.at_base_url or None,
             pool_size=settings.sms_worker_concurrency,
+            send_deadline=settings.sms_send_deadline_seconds,
         )
     return ConsoleSmsGateway()

@@ -62,6 +62,7 @@ def production_env(database_url: str, keys: Secrets, port: int, **extra: str) ->
         "GUNICORN_LOG_LEVEL": "warning",
         "HOST": "127.0.0.1",
         "PORT": str(port),
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "PYTHONPATH": str(ROOT),
         **extra,
     })

@@ -32,6 +32,21 @@ OIDC_SCOPE = "openid email profile"
 Profile = Callable[[str, FlaskOAuth2App, dict[str, Any]], SignedInIdentity]
 
 
+class OnePendingSignIn(FlaskIntegration):
+    """Keeps one unfinished sign-in per provider in the session cookie.
+
+    authlib adds a state to the cookie at every start and drops it only when that sign-in
+    finishes: started and abandoned twenty times, the cookie outgrows what browsers keep
+    (4 KB) and the browser stops sending it. The latest start is the one that counts.
+    """
+
+    def set_state_data(self, session: Any, state: str, data: Any) -> None:
+        prefix = f"_state_{self.name}_"
+        for key in [key for key in session if key.startswith(prefix)]:
+            session.pop(key)
+        super().set_state_data(session, state, data)
+
+
 class AuthlibIdentityProvider(IdentityProvider):
     def __init__(self, settings: Settings) -> None:
         self._clients: dict[str, tuple[FlaskOAuth2App, Profile]] = {}
@@ -50,7 +65,7 @@ class AuthlibIdentityProvider(IdentityProvider):
             "token_endpoint_auth_method": "client_secret_post",
             "default_timeout": timeout,
         })
-        client = FlaskOAuth2App(FlaskIntegration(name), name, **config)
+        client = FlaskOAuth2App(OnePendingSignIn(name), name, **config)
         self._clients[name] = (client, profile)
 
     def enabled(self) -> list[str]:

@@ -14,6 +14,10 @@ CONFIRM_WORDS = frozenset({"YES", "Y", "CONFIRM", "CONFIRMED", "RECEIVED", "NDIO
 STATUS_WORDS = frozenset({"STATUS", "HALI"})
 _REFERENCE = re.compile(r"^[0-9A-F]{6}$")
 _WORDS = re.compile(r"[A-Z0-9]+")
+# The longest gateway message id and sender the service keeps; a longer sender cannot be a
+# phone number (E.164 allows 15 digits).
+MAX_PROVIDER_MESSAGE_ID = 100
+MAX_SENDER = 32
 
 
 class Intent(StrEnum):

@@ -83,6 +83,9 @@ class User:
     # ``phone_number`` is always one the service may text: an administrator entered it or
     # the person proved it with a code. A number they typed waits here until then.
     pending_phone: PendingPhone | None = None
+    # Browser sessions carry the version they began with; logging out moves it on, which
+    # ends every session begun before, copied cookies included.
+    session_version: int = 0
 
     @property
     def is_admin(self) -> bool:
@@ -91,6 +94,12 @@ class User:
     @property
     def providers(self) -> list[str]:
         return sorted({identity.provider for identity in self.identities})
+
+    def give_up_email(self) -> None:
+        """Let go of an unproven address someone else has proven: the account keeps a
+        placeholder that can reach nobody (``.invalid`` is reserved for that)."""
+        assert not self.email_verified, "a proven address is never taken away"
+        self.email = Email(f"{self.id.hex}@unverified.invalid")
 
     def give_phone_number(self, number: PhoneNumber) -> None:
         """Set a number someone trusted vouches for (an administrator)."""

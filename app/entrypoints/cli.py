@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -13,11 +14,14 @@ from flask import Flask
 
 from app.adapters.sqlalchemy.migrate import upgrade_database
 from app.entrypoints.dependencies import services
-from app.services import outbox
+from app.services import housekeeping, outbox
 from app.services.sms import RetryPolicy
 
 if TYPE_CHECKING:
     from app.bootstrap import Services
+
+log = logging.getLogger(__name__)
+HOUSEKEEPING_INTERVAL_SECONDS = 3600
 
 
 def register_commands(app: Flask) -> None:
@@ -43,10 +47,20 @@ def register_commands(app: Flask) -> None:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, lambda *_: stop.set())
             click.echo("sms worker started", err=True)
+            threading.Thread(target=_forget_expired_hourly, args=(deps, stop),
+                             name="housekeeping", daemon=True).start()
             worker.run(stop)
             click.echo("sms worker stopped", err=True)
         finally:
             worker.close()
+
+    @app.cli.command("cleanup")
+    def cleanup() -> None:
+        """Forget idempotency keys older than a day and revocations of expired tokens."""
+        deps = services(app)
+        forgotten = housekeeping.forget_expired(uow=deps.uow(), clock=deps.clock)
+        click.echo(f"forgot {forgotten.idempotency_keys} idempotency keys and "
+                   f"{forgotten.revoked_tokens} revoked tokens")
 
     @app.cli.command("sms-requeue-failed")
     def sms_requeue_failed() -> None:
@@ -54,6 +68,17 @@ def register_commands(app: Flask) -> None:
         deps = services(app)
         count = outbox.requeue_failed(uow=deps.uow(), clock=deps.clock)
         click.echo(f"requeued {count} failed messages")
+
+
+def _forget_expired_hourly(deps: Services, stop: threading.Event) -> None:
+    """The worker runs on every deployment, so the cleanup rides along with it."""
+    while True:
+        try:
+            housekeeping.forget_expired(uow=deps.uow(), clock=deps.clock)
+        except Exception:
+            log.exception("cleanup failed; trying again in an hour")
+        if stop.wait(HOUSEKEEPING_INTERVAL_SECONDS):
+            return
 
 
 def _worker(deps: Services) -> outbox.OutboxWorker:

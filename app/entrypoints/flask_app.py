@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ from app.entrypoints.web import init_web
 
 if TYPE_CHECKING:
     from app.bootstrap import Services
+    from app.config import Settings
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -80,19 +82,47 @@ def build_app(deps: Services) -> Flask:
     init_web(app)
     register_error_handlers(app)
     cli.register_commands(app)
-    _limit_logins(app, settings.login_rate_limit, settings.ratelimit_storage_uri)
+    _limit_guessing(app, settings)
     return app
 
 
-def _limit_logins(app: Flask, rate: str, storage_uri: str) -> None:
-    """Login attempts are limited per client address and, separately, per email."""
-    limiter = Limiter(get_remote_address, app=app, storage_uri=storage_uri,
-                      default_limits=[], headers_enabled=True)
-    endpoint = "auth.Login"
+def _limit_guessing(app: Flask, settings: Settings) -> None:
+    """Limit the two endpoints where secrets can be guessed: login and admin registration.
+
+    The per-address limit is checked first, so attempts it refuses do not count towards the
+    limit shared by all addresses: one address cannot use up an administrator's logins.
+    """
+    limiter = Limiter(get_remote_address, app=app, storage_uri=settings.ratelimit_storage_uri,
+                      storage_options=_storage_options(settings.ratelimit_storage_uri),
+                      default_limits=[], headers_enabled=True,
+                      # Counted per process while Redis is away, rather than a 500 per login.
+                      in_memory_fallback_enabled=True)
+    # Flask-Limiter reports falling back (and recovering) on its own logger, which has no
+    # handler; the app's logger writes to the process's log.
+    limiter.logger = logging.getLogger("app.ratelimit")
+    _wrap(app, "auth.Login",
+          limiter.limit(settings.login_rate_limit, scope="login-address"),
+          limiter.limit(settings.login_email_rate_limit, key_func=_login_email,
+                        scope="login-email"))
+    _wrap(app, "auth.AdminRegister",
+          limiter.limit(settings.admin_register_rate_limit, scope="admin-register-address"),
+          limiter.limit(settings.admin_register_global_rate_limit, key_func=lambda: "all",
+                        scope="admin-register-all"))
+
+
+def _wrap(app: Flask, endpoint: str, *decorators: Callable[[Any], Any]) -> None:
+    """Decorate the endpoint's view; the first decorator runs first."""
     view: Callable[..., Any] = app.view_functions[endpoint]
-    per_email = limiter.limit(rate, key_func=_login_email, scope="login-email")
-    per_address = limiter.limit(rate, scope="login-address")
-    app.view_functions[endpoint] = per_address(per_email(view))
+    for decorator in reversed(decorators):
+        view = decorator(view)
+    app.view_functions[endpoint] = view
+
+
+def _storage_options(storage_uri: str) -> dict[str, str | int]:
+    """Seconds before an unreachable Redis counts as down, instead of the system's minutes."""
+    if storage_uri.startswith(("redis://", "rediss://")):
+        return {"socket_connect_timeout": 1, "socket_timeout": 1}
+    return {}
 
 
 def _login_email() -> str:

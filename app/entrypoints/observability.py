@@ -13,10 +13,31 @@ from typing import Any
 from flask import Flask, Response, g, request
 
 from app.config import Settings
+from app.entrypoints import callbacks
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 access_log = logging.getLogger("app.access")
+
+
+# Control characters (Cc) and the Unicode line and paragraph separators: any of them in a
+# logged value could end a text log line early and start a forged one.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escaped(character: re.Match[str]) -> str:
+    char = character.group()
+    code = ord(char)
+    return _SHORT_ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+class TextFormatter(logging.Formatter):
+    """One line per record: control characters anywhere in it, the message's values and an
+    exception's text alike, are written as backslash escapes (as the JSON format does)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _CONTROL.sub(_escaped, super().format(record))
 
 
 class JsonFormatter(logging.Formatter):
@@ -43,7 +64,7 @@ def configure_logging(settings: Settings) -> None:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler._order_service = True  # type: ignore[attr-defined]
-    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else logging.Formatter(
+    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter(
         "%(asctime)s %(levelname)s %(name)s %(message)s"))
     logger.addHandler(handler)
 
@@ -60,7 +81,7 @@ def install_request_logging(app: Flask) -> None:
         request_id = g.get("request_id") or uuid.uuid4().hex
         response.headers[REQUEST_ID_HEADER] = request_id
         elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        fields = {"method": request.method, "path": request.path,
+        fields = {"method": request.method, "path": callbacks.path_for_logs(request.path),
                   "status": response.status_code, "duration_ms": round(elapsed_ms, 1),
                   "request_id": request_id}
         access_log.info("%(method)s %(path)s %(status)s %(duration_ms)sms id=%(request_id)s",

@@ -35,10 +35,20 @@ class RegisterAdmin:
 
 @dataclass(frozen=True)
 class IssuedToken:
-    """The parts of a token the service remembers when it is revoked."""
+    """The parts of a token the service remembers when it is revoked.
+
+    ``family`` names the sign-in the token comes from: every token issued by refreshing
+    carries its family on, so that a whole session can be ended at once.
+    """
 
     jti: str
     expires_at: datetime
+    family: str
+
+
+def family_key(family: str) -> str:
+    """How a revoked family is remembered among revoked token ids."""
+    return f"family:{family}"
 
 
 def register_admin(
@@ -90,28 +100,50 @@ def authenticate_admin(
     return user
 
 
-def rotate_refresh_token(user_id: UUID, old: IssuedToken, *, uow: UnitOfWork) -> User:
-    """Spend a refresh token: it is revoked, and the admin it belonged to is returned."""
+def rotate_refresh_token(user_id: UUID, old: IssuedToken, *, uow: UnitOfWork,
+                         family_expires_at: datetime) -> User:
+    """Spend a refresh token: it is revoked, and the admin it belonged to is returned.
+
+    A refresh token spent twice was copied: whoever holds the other copy may be a thief who
+    already refreshed, so the whole family ends, theirs and the owner's tokens alike.
+    ``family_expires_at`` is when the family's newest possible token expires.
+    """
     with uow:
         user = uow.users.get(user_id)
         if user is None or not user.is_admin:
             raise InvalidCredentials()
-        if uow.revoked_tokens.contains(old.jti):
-            raise TokenRevoked()
-        uow.revoked_tokens.add(old.jti, expires_at=old.expires_at)
-        try:
-            uow.commit()
-        except UniqueViolation as race:
-            raise TokenRevoked() from race
-        return user
+        if not uow.revoked_tokens.contains(old.jti):
+            uow.revoked_tokens.add(old.jti, expires_at=old.expires_at)
+            try:
+                uow.commit()
+                return user
+            except UniqueViolation:
+                uow.rollback()  # spent twice at once: the same as a replay
+    refresh_token_reused(old, uow=uow, family_expires_at=family_expires_at)
+    raise TokenRevoked()
 
 
-def revoke_tokens(tokens: list[IssuedToken], *, uow: UnitOfWork) -> None:
+def refresh_token_reused(token: IssuedToken, *, uow: UnitOfWork,
+                         family_expires_at: datetime) -> None:
+    """A refresh token already spent came back: end every token of its family."""
+    _revoke(uow, {family_key(token.family): family_expires_at})
+
+
+def revoke_tokens(tokens: list[IssuedToken], *, uow: UnitOfWork,
+                  family_expires_at: datetime) -> None:
+    """Log out: the tokens presented and the families they belong to, so that the refresh
+    tokens of the same sign-in stop working too."""
+    revoked = {t.jti: t.expires_at for t in tokens}
+    revoked |= {family_key(t.family): family_expires_at for t in tokens}
+    _revoke(uow, revoked)
+
+
+def _revoke(uow: UnitOfWork, revoked: dict[str, datetime]) -> None:
     with uow:
         # Look everything up before the first write, so a lost race surfaces only at commit.
-        fresh = {t.jti: t for t in tokens if not uow.revoked_tokens.contains(t.jti)}
-        for token in fresh.values():
-            uow.revoked_tokens.add(token.jti, expires_at=token.expires_at)
+        for jti, expires_at in revoked.items():
+            if not uow.revoked_tokens.contains(jti):
+                uow.revoked_tokens.add(jti, expires_at=expires_at)
         # A concurrent logout may revoke the same token first: the outcome is the one asked for.
         with contextlib.suppress(UniqueViolation):
             uow.commit()
@@ -138,14 +170,15 @@ class TokenCheck:
     holder: TokenHolder | None  # None when revoked, or when no user has the token's subject
 
 
-def check_token(jti: str, subject: str, *, uow: UnitOfWork) -> TokenCheck:
-    """Whether the token was revoked and who holds it now, in one look-up (every request)."""
+def check_token(jti: str, subject: str, *, family: str, uow: UnitOfWork) -> TokenCheck:
+    """Whether the token or its family was revoked and who holds it now, in one look-up
+    (every request)."""
     try:
         user_id: UUID | None = UUID(subject)
     except ValueError:
         user_id = None
     with uow:
-        revoked, role = uow.revoked_tokens.check(jti, issued_to=user_id)
+        revoked, role = uow.revoked_tokens.check(jti, family_key(family), issued_to=user_id)
     if revoked:
         return TokenCheck(revoked=True, holder=None)
     holder = TokenHolder(user_id, role) if user_id and role else None

@@ -31,6 +31,8 @@ class PlaceOrder:
     amount: Decimal | str | int
     currency: str
     idempotency_key: str | None = None
+    # Whose Idempotency-Key it is: the administrator's or the person's user id.
+    caller: str = ""
     # The person placing an order of their own (from the browser): it must be their
     # customer code, and their orders a day are limited.
     placed_by: UUID | None = None
@@ -61,8 +63,8 @@ def place_order(cmd: PlaceOrder, *, uow: UnitOfWork, clock: Clock,
                                               limits=limits)
         if cmd.idempotency_key:
             uow.idempotency_keys.add(IdempotencyRecord(
-                key=cmd.idempotency_key, fingerprint=cmd.fingerprint(), order_id=order.id,
-                notification_id=notification.id, created_at=clock(),
+                owner=cmd.caller, key=cmd.idempotency_key, fingerprint=cmd.fingerprint(),
+                order_id=order.id, notification_id=notification.id, created_at=clock(),
             ))
         try:
             uow.commit()
@@ -148,7 +150,7 @@ def list_customer_orders(
 
 def _replay(cmd: PlaceOrder, uow: UnitOfWork) -> PlacedOrder | None:
     assert cmd.idempotency_key
-    record = uow.idempotency_keys.get(cmd.idempotency_key)
+    record = uow.idempotency_keys.get(cmd.caller, cmd.idempotency_key)
     if record is None:
         return None
     if record.fingerprint != cmd.fingerprint():

@@ -144,6 +144,10 @@ class IncomingMessages(abc.ABC):
 
 @dataclass(frozen=True)
 class IdempotencyRecord:
+    """The first answer to a request sent with an Idempotency-Key. Keys are the ``owner``'s
+    (the administrator's or the person's id): nobody else's key can collide with them."""
+
+    owner: str
     key: str
     fingerprint: str
     order_id: UUID
@@ -153,13 +157,20 @@ class IdempotencyRecord:
 
 class IdempotencyKeys(abc.ABC):
     @abc.abstractmethod
-    def get(self, key: str) -> IdempotencyRecord | None: ...
+    def get(self, owner: str, key: str) -> IdempotencyRecord | None: ...
 
     @abc.abstractmethod
     def add(self, record: IdempotencyRecord) -> None: ...
 
+    @abc.abstractmethod
+    def remove_created_before(self, when: datetime) -> int:
+        """Forget the records made before ``when``; how many there were."""
+
 
 class RevokedTokens(abc.ABC):
+    """Token ids, and token families (all the tokens of one sign-in, ``family:<id>``), that
+    are refused until they expire anyway."""
+
     @abc.abstractmethod
     def add(self, jti: str, *, expires_at: datetime) -> None: ...
 
@@ -167,9 +178,14 @@ class RevokedTokens(abc.ABC):
     def contains(self, jti: str) -> bool: ...
 
     @abc.abstractmethod
-    def check(self, jti: str, *, issued_to: UUID | None) -> tuple[bool, Role | None]:
-        """In one look-up: whether ``jti`` was revoked, and the current role of the user the
-        token was issued to (None when there is no such user)."""
+    def check(self, jti: str, family: str, *, issued_to: UUID | None
+              ) -> tuple[bool, Role | None]:
+        """In one look-up: whether ``jti`` or its ``family`` was revoked, and the current role
+        of the user the token was issued to (None when there is no such user)."""
+
+    @abc.abstractmethod
+    def remove_expired(self, now: datetime) -> int:
+        """Forget revocations of tokens that have expired by ``now``; how many there were."""
 
 
 class UsageCounters(abc.ABC):

@@ -121,6 +121,12 @@ def _linked_or_new(
     identity: SignedInIdentity, email: Email, *, uow: UnitOfWork, clock: Clock
 ) -> User:
     holder = uow.users.get_by_email(email)
+    if holder is not None and identity.email_verified and not holder.email_verified:
+        # Whoever signed in first with an address they had not proven does not keep it
+        # from its owner, who has: the squatter keeps their account, not the address.
+        holder.give_up_email()
+        uow.users.add(holder)
+        holder = None
     # Both sides must vouch for the address: otherwise whoever first signed in with someone
     # else's unverified address would later be handed that person's verified account.
     if holder is not None and not (identity.email_verified and holder.email_verified):

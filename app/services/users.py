@@ -106,6 +106,17 @@ def confirm_phone_code(user_id: UUID, code: str, *, uow: UnitOfWork, clock: Cloc
         return _committed_view(user, uow)
 
 
+def end_browser_sessions(user_id: UUID, *, uow: UnitOfWork) -> None:
+    """Log out: every browser session of the user begun until now ends."""
+    with uow:
+        user = uow.users.get(user_id)
+        if user is None:
+            return
+        user.session_version += 1
+        uow.users.add(user)
+        uow.commit()
+
+
 def get_user(user_id: UUID, *, uow: UnitOfWork) -> UserView:
     with uow:
         view = uow.users.view(user_id)

@@ -56,6 +56,8 @@ class UserView:
     created_at: datetime
     # A number the person typed and has not proven yet (shown to them, not to admins).
     pending_phone: PendingPhone | None = None
+    email_verified: bool = False
+    session_version: int = 0
 
     def phone_state(self, at: datetime) -> PhoneState:
         return phone_state(self.phone_number, self.pending_phone, at=at)

@@ -24,12 +24,20 @@ from tests.integration.loopback import LoopbackServer
 
 @dataclass(frozen=True)
 class Answer:
-    """What the fake answers to one request, after ``delay`` seconds."""
+    """What the fake answers to one request, after ``delay`` seconds.
+
+    With ``trickle``, the body goes out one byte every ``trickle`` seconds, and so do the
+    status line and headers with ``trickle_headers``. Without ``sized`` the answer carries no
+    Content-Length and its end is the connection's, as from an HTTP/1.0 server.
+    """
 
     status: int = 201
     body: str = ""
     content_type: str = "application/json"
     delay: float = 0.0
+    trickle: float = 0.0
+    trickle_headers: bool = False
+    sized: bool = True
 
 
 @dataclass(frozen=True)
@@ -157,11 +165,30 @@ class _Handler(BaseHTTPRequestHandler):
         ))
         fake._wait(answer.delay)
         payload = answer.body.encode()
+        end = ("Content-Length", str(len(payload))) if answer.sized else ("Connection", "close")
+        headers = [("Content-Type", answer.content_type), end]
+        self.close_connection = not answer.sized
+        if answer.trickle_headers:
+            reason = self.responses.get(answer.status, ("",))[0]
+            head = f"HTTP/1.1 {answer.status} {reason}\r\n" + "".join(
+                f"{name}: {value}\r\n" for name, value in headers) + "\r\n"
+            self._trickle(fake, head.encode() + payload, answer.trickle)
+            return
         self.send_response(answer.status)
-        self.send_header("Content-Type", answer.content_type)
-        self.send_header("Content-Length", str(len(payload)))
+        for name, value in headers:
+            self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(payload)
+        if answer.trickle:
+            self._trickle(fake, payload, answer.trickle)
+        else:
+            self.wfile.write(payload)
+
+    def _trickle(self, fake: FakeAfricasTalking, data: bytes, seconds: float) -> None:
+        for at in range(len(data)):
+            if fake._closing.is_set():
+                return
+            self.wfile.write(data[at:at + 1])
+            fake._wait(seconds)
 
     def log_message(self, format: str, *args: object) -> None:
         pass

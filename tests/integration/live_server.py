@@ -19,12 +19,16 @@ CALLBACK_TOKEN = "test-callback-token"
 
 
 def settings_for_tests(database_url: str, **changes: Any) -> Settings:
-    """Settings for tests: cheap password hashing and no login limit unless a test sets one."""
+    """Settings for tests: cheap password hashing and no login or registration limit unless
+    a test sets one."""
     base = Settings(
         database_url=database_url,
         argon2_time_cost=1,
         argon2_memory_kib=1024,
         login_rate_limit="10000/minute",
+        login_email_rate_limit="10000/minute",
+        admin_register_rate_limit="10000/minute",
+        admin_register_global_rate_limit="10000/minute",
         log_level="WARNING",
         at_callback_token=CALLBACK_TOKEN,
     )

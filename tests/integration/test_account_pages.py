@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -206,6 +207,11 @@ def test_signing_out_ends_the_session(browser):
 
 def test_the_session_cookie_is_secure_in_production(database_url, local_issuer, clean_tables):
     settings = settings_for_tests(database_url, app_env="production",
+                                  secret_key=secrets.token_hex(32),
+                                  jwt_secret_key=secrets.token_hex(32),
+                                  admin_api_key=secrets.token_hex(32),
+                                  at_callback_token=secrets.token_hex(32),
+                                  public_base_url="https://orders.example.com",
                                   **local_sign_in(local_issuer))
     with serve(create_app(settings)) as site:
         answer = Browser(site).get("/login/dev/")

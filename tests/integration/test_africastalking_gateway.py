@@ -11,6 +11,8 @@ from app.adapters.sms.africastalking import (
     messaging_url,
     pooled_session,
 )
+from app.bootstrap import sms_gateway_for
+from app.config import Settings
 from app.services.sms import PermanentFailure, Sent, TransientFailure
 from tests.integration.fake_africastalking import (
     Answer,
@@ -19,7 +21,7 @@ from tests.integration.fake_africastalking import (
     refused,
 )
 
-API_KEY = "atsk_5c1f0e9d8b7a6c5d4e3f2a1b"
+API_KEY = "test-api-key-not-a-secret"
 NUMBER = "+254719485369"
 TEXT = "Hi Amina, your order ORD-7F3K for 2 bags of rice (KES 3,400.00) has been recorded."
 
@@ -125,6 +127,43 @@ class TestTheOutcome:
         )
         assert second == Sent("ATXid_2", "KES 0.8000")
         assert time.monotonic() - started < 1.5
+
+    @pytest.mark.parametrize("trickled", [
+        Answer(201, accepted("ATXid_late"), trickle=0.3),
+        Answer(201, accepted("ATXid_late"), trickle=0.3, sized=False),
+        Answer(201, accepted("ATXid_late"), trickle=0.3, trickle_headers=True),
+    ], ids=["body", "body-without-length", "headers-and-body"])
+    def test_an_answer_trickling_in_is_given_up_at_the_send_deadline(self, session, trickled):
+        # Each byte comes well within the read timeout, so only a deadline on the whole send
+        # ends the wait.
+        script = [trickled, Answer(201, accepted("ATXid_2"))]
+        with FakeAfricasTalking(*script) as fake:
+            gateway = gateway_for(fake.base_url, session, read_timeout=0.5, send_deadline=1)
+            started = time.monotonic()
+
+            first = gateway.send(NUMBER, TEXT)
+            took = time.monotonic() - started
+            second = gateway.send(NUMBER, TEXT)
+
+        assert first == TransientFailure(
+            "no answer from gateway within 1 s; the SMS may have gone out"
+        )
+        assert took < 1.5, took
+        assert second == Sent("ATXid_2", "KES 0.8000")
+
+    def test_the_send_deadline_is_the_configured_one(self):
+        trickled = Answer(201, accepted("ATXid_late"), trickle=0.3)
+        with FakeAfricasTalking(trickled) as fake:
+            gateway = sms_gateway_for(Settings.from_env({
+                "SMS_BACKEND": "africastalking", "AT_USERNAME": "mamamboga",
+                "AT_API_KEY": API_KEY, "AT_BASE_URL": fake.base_url,
+                "SMS_SEND_DEADLINE_SECONDS": "1"}))
+
+            outcome = gateway.send(NUMBER, TEXT)
+
+        assert outcome == TransientFailure(
+            "no answer from gateway within 1 s; the SMS may have gone out"
+        )
 
     def test_an_invalid_number_fails_for_good(self, session):
         with FakeAfricasTalking(Answer(201, refused(403, "InvalidPhoneNumber"))) as fake:

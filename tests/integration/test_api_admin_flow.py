@@ -104,13 +104,22 @@ class TestTokens:
 
     def test_refreshing_rotates_the_refresh_token(self, api, admin):
         first = api.post("/api/auth/refresh/", token=admin.refresh_token)
-        replay = api.post("/api/auth/refresh/", token=admin.refresh_token)
 
         assert first.status_code == 200
         new_tokens = first.json()
         assert api.get("/api/lookup/all-users/", token=new_tokens["access_token"]).ok
-        assert_error(replay, 401, "token_revoked")
         assert api.post("/api/auth/refresh/", token=new_tokens["refresh_token"]).ok
+
+    def test_a_replayed_refresh_token_is_refused_and_ends_its_session(self, api, admin):
+        first = api.post("/api/auth/refresh/", token=admin.refresh_token).json()
+
+        replay = api.post("/api/auth/refresh/", token=admin.refresh_token)
+
+        assert_error(replay, 401, "token_revoked")
+        assert_error(api.get("/api/lookup/all-users/", token=first["access_token"]), 401,
+                     "token_revoked")
+        assert_error(api.post("/api/auth/refresh/", token=first["refresh_token"]), 401,
+                     "token_revoked")
 
     def test_logout_revokes_the_access_and_the_refresh_token(self, api, admin):
         response = api.post("/api/auth/logout/", token=admin.access_token,

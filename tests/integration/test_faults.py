@@ -1,9 +1,10 @@
-"""Faults outside the service: its database connection cut, its SMS gateway down, slow or
-talking nonsense. The service answers 503 while the database is away, recovers by itself,
-and never lets the SMS gateway hold up an order.
+"""Faults outside the service: its database connection cut or stalled, its SMS gateway down,
+slow or talking nonsense. The service answers 503 while the database is away, within seconds
+even when the network just goes silent, recovers by itself, and never lets the SMS gateway
+hold up an order.
 
-The database is cut through a TCP proxy the test owns; the machine's PostgreSQL server is
-never stopped.
+The database is cut or stalled through a TCP proxy the test owns; the machine's PostgreSQL
+server is never stopped.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
@@ -21,12 +25,13 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from app.adapters.sms.africastalking import AfricasTalkingSmsGateway
+from app.adapters.sqlalchemy.database import create_engine_for
 from app.adapters.sqlalchemy.orm import OrderRow, SmsRow
 from app.domain.notifications import SmsKind, SmsStatus
 from app.services import outbox
 from tests.integration.fake_africastalking import Answer, FakeAfricasTalking, RecordedRequest
 from tests.integration.live_server import ApiClient, live_app, settings_for_tests
-from tests.integration.tcp_proxy import TcpProxy
+from tests.integration.tcp_proxy import TcpProxy, can_stall_tcp
 from tests.integration.test_api_admin_flow import assert_error
 from tests.integration.test_sms_worker import QUICK_RETRIES
 
@@ -211,3 +216,76 @@ def test_orders_are_placed_at_once_whatever_the_sms_gateway_does(
 def place(api, admin, customer, item):
     return api.post("/api/orders/create/", token=admin.access_token, json={
         "customer_code": customer["code"], "item": item, "amount": "99"})
+
+
+USERS = "/api/lookup/all-users/"
+
+
+@contextmanager
+def app_behind_proxy(database_url: str) -> Iterator[tuple[TcpProxy, ApiClient]]:
+    postgres = make_url(database_url)
+    with TcpProxy(postgres.host or "127.0.0.1", postgres.port or 5432) as proxy:
+        proxied = postgres.set(host="127.0.0.1", port=proxy.port)
+        with live_app(settings_for_tests(proxied.render_as_string(hide_password=False))) as api:
+            yield proxy, api
+
+
+def timed(call: Callable[[], requests.Response]) -> tuple[requests.Response, float]:
+    started = time.monotonic()
+    response = call()
+    return response, time.monotonic() - started
+
+
+@pytest.mark.postgres_only
+def test_readiness_is_refused_within_seconds_while_the_database_stalls(database_url,
+                                                                        clean_tables):
+    with app_behind_proxy(database_url) as (proxy, api):
+        assert api.get("/readyz").status_code == 200
+
+        proxy.stall()
+        ready, took = timed(lambda: api.get("/readyz"))
+        proxy.restore()
+
+    assert took < 3, took
+    assert_error(ready, 503, "service_unavailable")
+
+
+@pytest.mark.postgres_only
+def test_a_stalled_database_gives_503s_within_seconds_and_the_service_recovers(database_url,
+                                                                              clean_tables):
+    if not can_stall_tcp():
+        pytest.skip("this kernel lets only privileged processes drop packets with a socket "
+                    "filter, so the proxy cannot stall TCP itself")
+    with app_behind_proxy(database_url) as (proxy, api):
+        admin = api.register_admin()
+        assert api.get(USERS, token=admin.access_token).status_code == 200
+
+        proxy.stall()
+        with ThreadPoolExecutor(2) as pool:
+            # Clients of their own: a requests session is not for use by two threads.
+            reading = pool.submit(timed, lambda: ApiClient(api.base_url).get(
+                USERS, token=admin.access_token))
+            probing = pool.submit(timed, lambda: ApiClient(api.base_url).get("/readyz"))
+            (read, read_took), (ready, ready_took) = reading.result(), probing.result()
+        proxy.restore()
+        read_after = api.get(USERS, token=admin.access_token)
+        ready_after = api.get("/readyz")
+
+    assert_error(read, 503, "service_unavailable")
+    assert read_took < 5, read_took
+    assert_error(ready, 503, "service_unavailable")
+    assert ready_took < 3, ready_took
+    assert read_after.status_code == 200, read_after.text
+    assert ready_after.status_code == 200, ready_after.text
+
+
+@pytest.mark.postgres_only
+def test_a_query_slower_than_the_stall_limits_is_not_cut(database_url):
+    engine = create_engine_for(database_url, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            answer = connection.scalar(text("SELECT 'awake' FROM pg_sleep(3.5)"))
+    finally:
+        engine.dispose()
+
+    assert answer == "awake"

@@ -1,5 +1,6 @@
 """The image's entrypoint, outside Docker: gunicorn with its config file and APP_ENV=production."""
 
+import secrets
 import subprocess
 
 import requests
@@ -23,7 +24,9 @@ def test_production_with_real_secrets_serves_readiness(tmp_path):
     database_url = f"sqlite:///{tmp_path / 'orders.db'}"
     upgrade_database(database_url)
     env = environment(APP_ENV="production", DATABASE_URL=database_url,
-                      SECRET_KEY="s" * 48, JWT_SECRET_KEY="j" * 48, ADMIN_API_KEY="a" * 48)
+                      SECRET_KEY=secrets.token_hex(32), JWT_SECRET_KEY=secrets.token_hex(32),
+                      ADMIN_API_KEY=secrets.token_hex(32),
+                      PUBLIC_BASE_URL="https://orders.example.com")
 
     with gunicorn(env) as base:
         ready = requests.get(f"{base}/readyz", timeout=5)

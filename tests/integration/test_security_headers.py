@@ -1,5 +1,7 @@
 """Browser-facing protections on every response."""
 
+import secrets
+
 import pytest
 
 from app.adapters.sqlalchemy.migrate import upgrade_database
@@ -25,8 +27,12 @@ def test_every_response_forbids_inline_script_framing_and_sniffing(api, path):
 def test_production_insists_on_https(tmp_path):
     database_url = f"sqlite:///{tmp_path / 'orders.db'}"
     upgrade_database(database_url)
-    settings = settings_for_tests(database_url, app_env="production", secret_key="s" * 40,
-                                  jwt_secret_key="j" * 40, admin_api_key="a" * 40)
+    settings = settings_for_tests(database_url, app_env="production",
+                                  secret_key=secrets.token_hex(32),
+                                  jwt_secret_key=secrets.token_hex(32),
+                                  admin_api_key=secrets.token_hex(32),
+                                  at_callback_token=secrets.token_hex(32),
+                                  public_base_url="https://orders.example.com")
 
     with live_app(settings) as client:
         response = client.get("/healthz")

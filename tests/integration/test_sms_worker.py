@@ -205,7 +205,8 @@ def test_a_worker_killed_mid_send_loses_nothing(database_url, uow_factory):
             "DATABASE_URL": database_url, "SMS_BACKEND": "africastalking",
             "AT_USERNAME": "sandbox", "AT_API_KEY": "test-key", "AT_BASE_URL": fake.base_url,
             "SMS_WORKER_CONCURRENCY": "4",
-            "SMS_WORKER_LEASE_SECONDS": "1", "ARGON2_TIME_COST": "1",
+            "SMS_WORKER_LEASE_SECONDS": "2", "SMS_SEND_DEADLINE_SECONDS": "1",
+            "ARGON2_TIME_COST": "1",
             "ARGON2_MEMORY_KIB": "1024", "LOG_LEVEL": "WARNING",
         }
         flask = [str(Path(sys.executable).parent / "flask"), "--app", "app", "sms-worker"]
@@ -220,7 +221,7 @@ def test_a_worker_killed_mid_send_loses_nothing(database_url, uow_factory):
             19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
         doomed.send_signal(signal.SIGKILL)
         doomed.wait()
-        time.sleep(1.2)  # the dead worker's lease runs out
+        time.sleep(2.2)  # the dead worker's lease runs out
 
         subprocess.run([*flask, "--once"], cwd=ROOT, env=env, check=True, timeout=60,
                        capture_output=True)

@@ -461,7 +461,7 @@ class TestIdempotencyKeysAndRevokedTokens:
         message = SmsMessage(recipient=PhoneNumber("+254719485369"), text="Hi", created_at=NOW)
         saved(uow_factory, order, message)
         record = IdempotencyRecord(
-            key="3f2a-key", fingerprint="ab" * 32, order_id=order.id,
+            owner="admin-1", key="3f2a-key", fingerprint="ab" * 32, order_id=order.id,
             notification_id=message.id, created_at=NOW,
         )
 
@@ -469,11 +469,38 @@ class TestIdempotencyKeysAndRevokedTokens:
             uow.idempotency_keys.add(record)
             uow.commit()
         with uow_factory() as uow:
-            loaded = uow.idempotency_keys.get("3f2a-key")
-            missing = uow.idempotency_keys.get("other")
+            loaded = uow.idempotency_keys.get("admin-1", "3f2a-key")
+            missing = uow.idempotency_keys.get("admin-1", "other")
+            someone_elses = uow.idempotency_keys.get("person-2", "3f2a-key")
 
         assert loaded == record
         assert missing is None
+        assert someone_elses is None
+
+    def test_old_keys_and_expired_revocations_are_removed(self, uow_factory: UowFactory) -> None:
+        order = an_order(a_customer(uow_factory))
+        message = SmsMessage(recipient=PhoneNumber("+254719485369"), text="Hi", created_at=NOW)
+        saved(uow_factory, order, message)
+        with uow_factory() as uow:
+            for key, at in [("old", NOW - timedelta(days=2)), ("new", NOW)]:
+                uow.idempotency_keys.add(IdempotencyRecord(
+                    owner="a", key=key, fingerprint="f", order_id=order.id,
+                    notification_id=message.id, created_at=at))
+            uow.revoked_tokens.add("expired", expires_at=NOW - timedelta(seconds=1))
+            uow.revoked_tokens.add("family:alive", expires_at=NOW + timedelta(days=1))
+            uow.commit()
+
+        with uow_factory() as uow:
+            removed = (uow.idempotency_keys.remove_created_before(NOW - timedelta(days=1)),
+                       uow.revoked_tokens.remove_expired(NOW))
+            uow.commit()
+
+        with uow_factory() as uow:
+            assert removed == (1, 1)
+            assert uow.idempotency_keys.get("a", "old") is None
+            assert uow.idempotency_keys.get("a", "new") is not None
+            assert not uow.revoked_tokens.contains("expired")
+            assert uow.revoked_tokens.check("x", "family:alive", issued_to=None)[0]
 
     def test_a_revoked_token_is_remembered(self, uow_factory: UowFactory) -> None:
         with uow_factory() as uow:
@@ -517,7 +544,7 @@ def race_for_idempotency_key(
     saved(uow_factory, order, message)
     return lambda uow, n: uow.idempotency_keys.add(
         IdempotencyRecord(
-            key="same-key", fingerprint=str(n), order_id=order.id,
+            owner="admin-1", key="same-key", fingerprint=str(n), order_id=order.id,
             notification_id=message.id, created_at=NOW,
         )
     )
@@ -787,7 +814,7 @@ class TestHeldBackWrites:
             assert uow.orders.get(placed.order.id) is not None
             assert [m.id for m in uow.outbox.for_order(placed.order.id)] == [
                 placed.notification.id]
-            assert uow.idempotency_keys.get("once") is not None
+            assert uow.idempotency_keys.get("", "once") is not None
             assert uow.orders.list(PageRequest()).total == 1
 
     def test_reads_in_the_unit_of_work_see_held_back_rows_and_rollback_drops_them(

@@ -64,6 +64,7 @@ class FakeUserRepository(ports.UserRepository):
             phone_number=user.phone_number.e164 if user.phone_number else None,
             providers=user.providers, customer_code=customer.code.value if customer else None,
             created_at=user.created_at, pending_phone=user.pending_phone,
+            email_verified=user.email_verified, session_version=user.session_version,
         )
 
 
@@ -177,13 +178,19 @@ class FakeIncomingMessages(ports.IncomingMessages):
 
 class FakeIdempotencyKeys(ports.IdempotencyKeys):
     def __init__(self) -> None:
-        self.rows: dict[str, ports.IdempotencyRecord] = {}
+        self.rows: dict[tuple[str, str], ports.IdempotencyRecord] = {}
 
-    def get(self, key: str) -> ports.IdempotencyRecord | None:
-        return self.rows.get(key)
+    def get(self, owner: str, key: str) -> ports.IdempotencyRecord | None:
+        return self.rows.get((owner, key))
 
     def add(self, record: ports.IdempotencyRecord) -> None:
-        self.rows[record.key] = record
+        self.rows[record.owner, record.key] = record
+
+    def remove_created_before(self, when: datetime) -> int:
+        old = [k for k, record in self.rows.items() if record.created_at < when]
+        for k in old:
+            del self.rows[k]
+        return len(old)
 
 
 class FakeRevokedTokens(ports.RevokedTokens):
@@ -197,9 +204,16 @@ class FakeRevokedTokens(ports.RevokedTokens):
     def contains(self, jti: str) -> bool:
         return jti in self.rows
 
-    def check(self, jti: str, *, issued_to: UUID | None) -> tuple[bool, Role | None]:
+    def check(self, jti: str, family: str, *, issued_to: UUID | None
+              ) -> tuple[bool, Role | None]:
         holder = self._uow.users.get(issued_to) if issued_to else None
-        return jti in self.rows, holder.role if holder else None
+        return jti in self.rows or family in self.rows, holder.role if holder else None
+
+    def remove_expired(self, now: datetime) -> int:
+        expired = [jti for jti, expires_at in self.rows.items() if expires_at < now]
+        for jti in expired:
+            del self.rows[jti]
+        return len(expired)
 
 
 class FakeUsageCounters(ports.UsageCounters):

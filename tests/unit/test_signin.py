@@ -96,17 +96,42 @@ class TestSignIn:
 
         assert uow.users.get(user.id).email == Email("wanjiku@example.com")
 
-    def test_a_verified_email_never_joins_an_account_made_with_it_unverified(self):
+    def test_a_verified_email_takes_the_address_from_an_account_that_never_proved_it(self):
         # Someone signed up first with Wanjiku's address, which their provider never checked.
         uow = FakeUnitOfWork()
         squatter = sign_in(google(subject="squatter", verified=False), uow=uow,
                            clock=FakeClock())
 
-        with pytest.raises(EmailNotVerified):
-            sign_in(google(subject="wanjiku-real"), uow=uow, clock=FakeClock())
+        owner = sign_in(google(subject="wanjiku-real"), uow=uow, clock=FakeClock())
 
-        assert uow.users.get(squatter.id).identities == [Identity("google", "squatter")]
-        assert not uow.users.get(squatter.id).email_verified
+        assert owner.id != squatter.id
+        assert uow.users.get(owner.id).email == Email("wanjiku@example.com")
+        assert uow.users.get(owner.id).email_verified
+        left = uow.users.get(squatter.id)
+        assert left.identities == [Identity("google", "squatter")]
+        assert left.email == Email(f"{squatter.id.hex}@unverified.invalid")
+        assert not left.email_verified
+        assert uow.committed
+
+    def test_the_squatter_signing_in_again_keeps_their_account_not_the_address(self):
+        uow = FakeUnitOfWork()
+        squatter = sign_in(google(subject="squatter", verified=False), uow=uow,
+                           clock=FakeClock())
+        sign_in(google(subject="wanjiku-real"), uow=uow, clock=FakeClock())
+
+        again = sign_in(google(subject="squatter", verified=False), uow=uow, clock=FakeClock())
+
+        assert again.id == squatter.id
+        assert uow.users.get(squatter.id).email.value.endswith("@unverified.invalid")
+
+    def test_an_unverified_sign_in_never_takes_an_address_another_account_holds(self):
+        uow = FakeUnitOfWork()
+        owner = sign_in(google(subject="wanjiku-real"), uow=uow, clock=FakeClock())
+
+        with pytest.raises(EmailNotVerified):
+            sign_in(google(subject="squatter", verified=False), uow=uow, clock=FakeClock())
+
+        assert uow.users.get(owner.id).email == Email("wanjiku@example.com")
 
     def test_a_verified_sign_in_marks_the_address_verified(self):
         uow = FakeUnitOfWork()

@@ -15,7 +15,7 @@ def test_a_live_token_is_held_by_its_user_as_they_are_now():
     admin.role = Role.USER
     uow.users.add(admin)
 
-    check = auth.check_token("a1", str(admin.id), uow=uow)
+    check = auth.check_token("a1", str(admin.id), family="f1", uow=uow)
 
     assert not check.revoked
     assert check.holder is not None and not check.holder.is_admin
@@ -24,9 +24,10 @@ def test_a_live_token_is_held_by_its_user_as_they_are_now():
 def test_a_revoked_token_has_no_holder():
     uow = FakeUnitOfWork()
     admin = register(uow)
-    auth.revoke_tokens([auth.IssuedToken("a1", FakeClock()() + timedelta(minutes=15))], uow=uow)
+    later = FakeClock()() + timedelta(minutes=15)
+    auth.revoke_tokens([auth.IssuedToken("a1", later, "f1")], uow=uow, family_expires_at=later)
 
-    check = auth.check_token("a1", str(admin.id), uow=uow)
+    check = auth.check_token("a1", str(admin.id), family="f1", uow=uow)
 
     assert check.revoked and check.holder is None
 
@@ -34,5 +35,5 @@ def test_a_revoked_token_has_no_holder():
 def test_a_token_of_nobody_has_no_holder():
     uow = FakeUnitOfWork()
 
-    assert auth.check_token("a1", str(uuid.uuid4()), uow=uow).holder is None
-    assert auth.check_token("a2", "not-an-id", uow=uow).holder is None
+    assert auth.check_token("a1", str(uuid.uuid4()), family="f1", uow=uow).holder is None
+    assert auth.check_token("a2", "not-an-id", family="f2", uow=uow).holder is None

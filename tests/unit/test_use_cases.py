@@ -7,7 +7,7 @@ from app.domain.errors import AlreadyCustomer, OrderAlreadyConfirmed, PhoneNumbe
 from app.domain.orders import OrderStatus
 from app.domain.users import Role, User
 from app.domain.values import CustomerCode, Email, PhoneNumber
-from app.services import auth, customers, orders, users
+from app.services import auth, customers, housekeeping, orders, users
 from app.services.errors import (
     CustomerNotFound,
     EmailTaken,
@@ -45,8 +45,15 @@ def a_customer(uow, **kwargs):
     return customers.create_customer(user.id, uow=uow, clock=FakeClock())
 
 
-def revoked(jti, uow):
-    return auth.check_token(jti, "no-such-user", uow=uow).revoked
+FAMILY_END = FakeClock()() + timedelta(days=30)
+
+
+def revoked(jti, uow, family="another-family"):
+    return auth.check_token(jti, "no-such-user", family=family, uow=uow).revoked
+
+
+def a_token(jti, family="family-1", *, lifetime=timedelta(days=30)):
+    return auth.IssuedToken(jti=jti, expires_at=FakeClock()() + lifetime, family=family)
 
 
 def place(uow, code, *, item="Sack of maize", amount="420", key=None, clock=None):
@@ -128,20 +135,46 @@ class TestTokens:
     def test_a_refresh_token_can_be_spent_once(self):
         uow = FakeUnitOfWork()
         admin = register(uow)
-        token = auth.IssuedToken(jti="r1", expires_at=FakeClock()() + timedelta(days=30))
-        auth.rotate_refresh_token(admin.id, token, uow=uow)
+        token = a_token("r1")
+        auth.rotate_refresh_token(admin.id, token, uow=uow, family_expires_at=FAMILY_END)
 
         with pytest.raises(TokenRevoked):
-            auth.rotate_refresh_token(admin.id, token, uow=uow)
+            auth.rotate_refresh_token(admin.id, token, uow=uow, family_expires_at=FAMILY_END)
 
         assert revoked("r1", uow)
 
+    def test_a_spent_refresh_token_spent_again_ends_its_whole_family(self):
+        # A thief who copied r1 refreshed first (getting r2); the owner then replays r1.
+        uow = FakeUnitOfWork()
+        admin = register(uow)
+        auth.rotate_refresh_token(admin.id, a_token("r1"), uow=uow,
+                                  family_expires_at=FAMILY_END)
+
+        with pytest.raises(TokenRevoked):
+            auth.rotate_refresh_token(admin.id, a_token("r1"), uow=uow,
+                                      family_expires_at=FAMILY_END)
+
+        assert revoked("r2", uow, family="family-1")
+        assert revoked("access-of-r2", uow, family="family-1")
+        assert not revoked("r7", uow, family="family-2")
+        assert uow.revoked_tokens.rows[auth.family_key("family-1")] == FAMILY_END
+
+    def test_logging_out_ends_the_tokens_of_the_same_sign_in(self):
+        uow = FakeUnitOfWork()
+
+        auth.revoke_tokens([a_token("a1", lifetime=timedelta(minutes=15))], uow=uow,
+                           family_expires_at=FAMILY_END)
+
+        assert revoked("a1", uow)
+        assert revoked("its-refresh-token", uow, family="family-1")
+        assert not revoked("a2", uow)
+
     def test_revoking_a_token_twice_is_harmless(self):
         uow = FakeUnitOfWork()
-        token = auth.IssuedToken(jti="a1", expires_at=FakeClock()())
+        token = a_token("a1")
 
-        auth.revoke_tokens([token], uow=uow)
-        auth.revoke_tokens([token], uow=uow)
+        auth.revoke_tokens([token], uow=uow, family_expires_at=FAMILY_END)
+        auth.revoke_tokens([token], uow=uow, family_expires_at=FAMILY_END)
 
         assert revoked("a1", uow)
         assert not revoked("a2", uow)
@@ -362,9 +395,42 @@ class TestListOrders:
 
 def test_revoking_the_same_token_twice_in_one_request_revokes_it():
     uow = FakeUnitOfWork()
-    token = auth.IssuedToken(jti="r9", expires_at=FakeClock()())
+    token = a_token("r9")
 
-    auth.revoke_tokens([token, token], uow=uow)
+    auth.revoke_tokens([token, token], uow=uow, family_expires_at=FAMILY_END)
 
     assert revoked("r9", uow)
-    assert list(uow.revoked_tokens.rows) == ["r9"]
+    assert sorted(uow.revoked_tokens.rows) == ["family:family-1", "r9"]
+
+
+class TestIdempotencyKeysBelongToTheCaller:
+    def test_the_same_key_from_two_callers_places_two_orders(self):
+        uow = FakeUnitOfWork()
+        customer = a_customer(uow)
+
+        first = orders.place_order(orders.PlaceOrder(
+            customer_code=customer.code, item="Tea", amount="5", currency="KES",
+            idempotency_key="k1", caller="admin-1"), uow=uow, clock=FakeClock())
+        second = orders.place_order(orders.PlaceOrder(
+            customer_code=customer.code, item="Tea", amount="5", currency="KES",
+            idempotency_key="k1", caller="person-2"), uow=uow, clock=FakeClock())
+
+        assert first.order.id != second.order.id
+        assert len(uow.orders.rows) == 2
+
+    def test_keys_older_than_a_day_and_expired_revocations_are_forgotten(self):
+        uow, clock = FakeUnitOfWork(), FakeClock()
+        customer = a_customer(uow)
+        place(uow, customer.code, key="old", clock=clock)
+        uow.revoked_tokens.add("expired", expires_at=clock() + timedelta(minutes=15))
+        uow.revoked_tokens.add("alive", expires_at=clock() + timedelta(days=30))
+        clock.advance(hours=23)
+        place(uow, customer.code, key="recent", clock=clock)
+        clock.advance(hours=2)
+
+        forgotten = housekeeping.forget_expired(uow=uow, clock=clock)
+
+        assert forgotten == housekeeping.Forgotten(idempotency_keys=1, revoked_tokens=1)
+        assert [key for _, key in uow.idempotency_keys.rows] == ["recent"]
+        assert list(uow.revoked_tokens.rows) == ["alive"]
+        assert uow.committed

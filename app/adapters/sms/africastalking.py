@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
+import time
 from dataclasses import dataclass, replace
+from types import TracebackType
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.response import HTTPResponse
 
 from app.services.sms import (
     PermanentFailure,
@@ -35,6 +43,10 @@ REFUSED = {
     502: "RejectedByGateway",
 }
 
+# Well inside the outbox worker's claim on a message (5 minutes by default), so a send always
+# ends, and is recorded, before another worker may take the message again.
+SEND_DEADLINE_SECONDS = 20.0
+
 _MAY_HAVE_GONE_OUT = "the SMS may have gone out"
 _REASON_BODY_LENGTH = 100
 
@@ -46,9 +58,12 @@ def messaging_url(username: str, base_url: str | None = None) -> str:
 
 
 def pooled_session(pool_size: int = 10) -> requests.Session:
-    """A session keeping up to ``pool_size`` connections open, for concurrent sends."""
+    """A session keeping up to ``pool_size`` connections open, for concurrent sends.
+
+    Its connections keep to the deadline of the send using them (see ``_Deadline``).
+    """
     # No retries at this level: a send is not idempotent, and the outbox decides on retries.
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+    adapter = _DeadlineAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
     session = requests.Session()
     session.mount("https://", adapter)
     session.mount("http://", adapter)
@@ -56,7 +71,11 @@ def pooled_session(pool_size: int = 10) -> requests.Session:
 
 
 class AfricasTalkingSmsGateway(SmsGateway):
-    """Sends through Africa's Talking, one recipient per request."""
+    """Sends through Africa's Talking, one recipient per request.
+
+    Each send ends within ``send_deadline`` seconds, however slowly the answer comes, when
+    ``session`` is one of ``pooled_session`` (the default).
+    """
 
     def __init__(
         self,
@@ -67,6 +86,7 @@ class AfricasTalkingSmsGateway(SmsGateway):
         base_url: str | None = None,
         connect_timeout: float = 3.05,
         read_timeout: float = 10,
+        send_deadline: float = SEND_DEADLINE_SECONDS,
         session: requests.Session | None = None,
         pool_size: int = 10,
     ) -> None:
@@ -75,25 +95,34 @@ class AfricasTalkingSmsGateway(SmsGateway):
         self._api_key = api_key
         self._sender_id = sender_id
         self._timeout = (connect_timeout, read_timeout)
+        self._send_deadline = send_deadline
         self._session = session or pooled_session(pool_size)
 
     def send(self, to: str, text: str) -> SendOutcome:
-        try:
-            response = self._session.post(
-                self._url,
-                data=self._form(to, text),
-                headers={"apiKey": self._api_key, "Accept": "application/json"},
-                timeout=self._timeout,
-                allow_redirects=False,
-            )
-        except requests.ReadTimeout:
-            return TransientFailure(
-                f"no answer from gateway within {self._timeout[1]:g} s; {_MAY_HAVE_GONE_OUT}"
-            )
-        except requests.RequestException as error:
-            # The exception's own text is a long urllib3 chain; its class says enough.
-            return TransientFailure(f"cannot reach gateway ({type(error).__name__})")
+        connect_timeout, read_timeout = self._timeout
+        with _Deadline(self._send_deadline) as deadline:
+            left = deadline.remaining()
+            try:
+                response = self._session.post(
+                    self._url,
+                    data=self._form(to, text),
+                    headers={"apiKey": self._api_key, "Accept": "application/json"},
+                    timeout=(min(connect_timeout, left), min(read_timeout, left)),
+                    allow_redirects=False,
+                )
+            except requests.RequestException as error:
+                return self._failure(error, deadline)
+        if deadline.struck:  # an answer without a length ends where the socket was shut
+            return _no_answer_within(self._send_deadline)
         return _without_secret(classify(response.status_code, response.text), self._api_key)
+
+    def _failure(self, error: requests.RequestException, deadline: _Deadline) -> SendOutcome:
+        if deadline.passed():
+            return _no_answer_within(self._send_deadline)
+        if isinstance(error, requests.ReadTimeout):
+            return _no_answer_within(self._timeout[1])
+        # The exception's own text is a long urllib3 chain; its class says enough.
+        return TransientFailure(f"cannot reach gateway ({type(error).__name__})")
 
     def _form(self, to: str, text: str) -> dict[str, str]:
         # bulkSMSMode=1: the sending account pays, as for any message not sent to a premium code.
@@ -101,6 +130,100 @@ class AfricasTalkingSmsGateway(SmsGateway):
         if self._sender_id:
             form["from"] = self._sender_id
         return form
+
+
+def _no_answer_within(seconds: float) -> TransientFailure:
+    return TransientFailure(f"no answer from gateway within {seconds:g} s; {_MAY_HAVE_GONE_OUT}")
+
+
+class _Deadline:
+    """The moment the send running on this thread must end by, enforced on its connection.
+
+    Timeouts bound each read from the socket, not the answer: a gateway sending one byte now
+    and then would hold a send for as long as it liked. So once the request is out, a timer
+    shuts the connection's socket at the deadline, which ends any read at once.
+    """
+
+    _current = threading.local()
+
+    def __init__(self, seconds: float) -> None:
+        self._ends_at = time.monotonic() + seconds
+        self._timer: threading.Timer | None = None
+        self.struck = False
+
+    @classmethod
+    def of_this_thread(cls) -> _Deadline | None:
+        return getattr(cls._current, "deadline", None)
+
+    def remaining(self) -> float:
+        return max(0.0, self._ends_at - time.monotonic())
+
+    def passed(self) -> bool:
+        return time.monotonic() >= self._ends_at
+
+    def enforce_on(self, sock: socket.socket) -> None:
+        self._timer = threading.Timer(self.remaining(), self._strike, args=(sock,))
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _strike(self, sock: socket.socket) -> None:
+        self.struck = True
+        # The plain socket's shutdown, even under TLS: SSLSocket.shutdown would also drop its
+        # TLS state under the feet of the thread reading. A connection shut just as its answer
+        # came in is found closed when next taken from the pool, and replaced.
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def __enter__(self) -> _Deadline:
+        self._current.deadline = self
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self._current.deadline = None
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+class _DeadlineHTTPConnection(HTTPConnection):
+    def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3's own
+        _enforce_deadline(self)
+        return super().getresponse()
+
+
+class _DeadlineHTTPSConnection(HTTPSConnection):
+    def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3's own
+        _enforce_deadline(self)
+        return super().getresponse()
+
+
+def _enforce_deadline(connection: HTTPConnection) -> None:
+    deadline = _Deadline.of_this_thread()
+    if deadline is not None and connection.sock is not None:
+        deadline.enforce_on(connection.sock)
+
+
+class _DeadlineHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
+
+
+class _DeadlineHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """Pools connections that keep to the deadline of the send using them."""
+
+    _POOLS = {"http": _DeadlineHTTPConnectionPool, "https": _DeadlineHTTPSConnectionPool}
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = self._POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = self._POOLS
+        return manager
 
 
 def classify(status_code: int, body: str) -> SendOutcome:

@@ -26,6 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from app.domain.replies import MAX_PROVIDER_MESSAGE_ID, MAX_SENDER
+
 NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
@@ -92,6 +94,8 @@ class UserRow(Base):
     pending_code_digest: Mapped[str | None] = mapped_column(String(64))
     pending_code_sent_at: Mapped[datetime | None]
     pending_code_wrong_tries: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    # Moved on when the user logs out of the browser: sessions carrying an older one end.
+    session_version: Mapped[int] = mapped_column(server_default="0")
 
     identities: Mapped[list[IdentityRow]] = relationship(
         cascade="all, delete-orphan",
@@ -162,7 +166,8 @@ class SmsRow(Base):
     attempts: Mapped[int]
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
-    provider_message_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    provider_message_id: Mapped[str | None] = mapped_column(String(MAX_PROVIDER_MESSAGE_ID),
+                                                            index=True)
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
@@ -172,11 +177,12 @@ class SmsRow(Base):
 class IdempotencyKeyRow(Base):
     __tablename__ = "idempotency_keys"
 
+    owner: Mapped[str] = mapped_column(String(64), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
     order_id: Mapped[UUID] = mapped_column(ForeignKey("orders.id"))
     notification_id: Mapped[UUID] = mapped_column(ForeignKey("sms_outbox.id"))
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)
 
     order: Mapped[OrderRow] = _parent()
     notification: Mapped[SmsRow] = _parent()
@@ -186,8 +192,9 @@ class IncomingSmsRow(Base):
     __tablename__ = "incoming_sms"
 
     id: Mapped[UUID] = mapped_column(primary_key=True)
-    provider_message_id: Mapped[str] = mapped_column(String(100), unique=True)
-    sender: Mapped[str] = mapped_column(String(32))
+    provider_message_id: Mapped[str] = mapped_column(String(MAX_PROVIDER_MESSAGE_ID),
+                                                     unique=True)
+    sender: Mapped[str] = mapped_column(String(MAX_SENDER))
     text: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime]
     outcome: Mapped[str] = mapped_column(String(32))

@@ -22,6 +22,7 @@ from sqlalchemy import (
     ScalarSelect,
     Select,
     bindparam,
+    delete,
     func,
     select,
     update,
@@ -168,6 +169,7 @@ _USER_VIEWS = select(
     _USERS.c.id, _USERS.c.email, _USERS.c.name, _USERS.c.role, _USERS.c.phone_number,
     _USERS.c.created_at, _USERS.c.pending_phone_number, _USERS.c.pending_code_digest,
     _USERS.c.pending_code_sent_at, _USERS.c.pending_code_wrong_tries,
+    _USERS.c.email_verified, _USERS.c.session_version,
     _CUSTOMERS.c.code.label("customer_code"),
     select(func.aggregate_strings(_IDENTITIES.c.provider, ","))
     .where(_IDENTITIES.c.user_id == _USERS.c.id).scalar_subquery().label("providers"),
@@ -198,6 +200,7 @@ def _user_from_row(row: UserRow | Any, identities: Iterable[Any]) -> User:
         identities=[Identity(provider=i.provider, subject=i.subject) for i in identities],
         created_at=row.created_at,
         pending_phone=_pending_phone(row),
+        session_version=row.session_version,
     )
 
 
@@ -224,6 +227,7 @@ def _user_to_row(user: User, row: UserRow) -> UserRow:
     row.pending_code_digest = pending.code_digest if pending else None
     row.pending_code_sent_at = pending.code_sent_at if pending else None
     row.pending_code_wrong_tries = pending.wrong_tries if pending else 0
+    row.session_version = user.session_version
     wanted = {(i.provider, i.subject) for i in user.identities}
     kept = [i for i in row.identities if (i.provider, i.subject) in wanted]
     known = {(i.provider, i.subject) for i in kept}
@@ -246,6 +250,8 @@ def _user_view(row: Any) -> UserView:
         customer_code=row.customer_code,
         created_at=row.created_at,
         pending_phone=_pending_phone(row),
+        email_verified=row.email_verified,
+        session_version=row.session_version,
     )
 
 
@@ -614,11 +620,12 @@ class SqlAlchemyIdempotencyKeys(ports.IdempotencyKeys):
         self._session = session
         self._writes = writes
 
-    def get(self, key: str) -> ports.IdempotencyRecord | None:
-        row = self._session.get(IdempotencyKeyRow, key)
+    def get(self, owner: str, key: str) -> ports.IdempotencyRecord | None:
+        row = self._session.get(IdempotencyKeyRow, (owner, key))
         if row is None:
             return None
         return ports.IdempotencyRecord(
+            owner=row.owner,
             key=row.key,
             fingerprint=row.fingerprint,
             order_id=row.order_id,
@@ -629,12 +636,19 @@ class SqlAlchemyIdempotencyKeys(ports.IdempotencyKeys):
     def add(self, record: ports.IdempotencyRecord) -> None:
         # Held back like the order and the SMS it refers to.
         self._writes.insert(IdempotencyKeyRow, {
+            "owner": record.owner,
             "key": record.key,
             "fingerprint": record.fingerprint,
             "order_id": record.order_id,
             "notification_id": record.notification_id,
             "created_at": record.created_at,
         })
+
+
+    def remove_created_before(self, when: datetime) -> int:
+        result = self._session.execute(delete(IdempotencyKeyRow)
+                                       .where(IdempotencyKeyRow.created_at < when))
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 class SqlAlchemyRevokedTokens(ports.RevokedTokens):
@@ -647,15 +661,23 @@ class SqlAlchemyRevokedTokens(ports.RevokedTokens):
     def contains(self, jti: str) -> bool:
         return self._session.get(RevokedTokenRow, jti) is not None
 
-    def check(self, jti: str, *, issued_to: UUID | None) -> tuple[bool, Role | None]:
+    def check(self, jti: str, family: str, *, issued_to: UUID | None
+              ) -> tuple[bool, Role | None]:
         was_revoked, current_role = _reader(self._session).execute(
-            _TOKEN_CHECK, {"jti": jti, "user_id": issued_to}).one()
+            _TOKEN_CHECK, {"jti": jti, "family": family, "user_id": issued_to}).one()
         return bool(was_revoked), Role(current_role) if current_role else None
 
+    def remove_expired(self, now: datetime) -> int:
+        result = self._session.execute(delete(RevokedTokenRow)
+                                       .where(RevokedTokenRow.expires_at < now))
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
-# Every request with a token asks this: whether it was revoked and its holder's role now.
+
+# Every request with a token asks this: whether it or its family was revoked and its
+# holder's role now.
 _TOKEN_CHECK = select(
-    select(_REVOKED.c.jti).where(_REVOKED.c.jti == bindparam("jti")).exists(),
+    select(_REVOKED.c.jti).where(
+        _REVOKED.c.jti.in_([bindparam("jti"), bindparam("family")])).exists(),
     select(_USERS.c.role).where(_USERS.c.id == bindparam("user_id")).scalar_subquery(),
 )
 

@@ -39,7 +39,7 @@ _UNIQUE_VALUES: dict[tuple[str, ...], str] = {
     ("users.phone_number",): "phone_number",
     ("customers.user_id",): "customer_user",
     ("customers.code",): "customer_code",
-    ("idempotency_keys.key",): "idempotency_key",
+    ("idempotency_keys.owner", "idempotency_keys.key"): "idempotency_key",
     ("revoked_tokens.jti",): "revoked_token",
     ("incoming_sms.provider_message_id",): "incoming_message",
 }

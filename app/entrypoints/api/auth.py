@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 from uuid import UUID
 
@@ -11,6 +13,7 @@ from jwt import ExpiredSignatureError, InvalidTokenError
 from webargs.flaskparser import abort
 
 from app.entrypoints.api.errors import ErrorSchema as ErrorOut
+from app.entrypoints.api.errors import error_response
 from app.entrypoints.api.parsing import Blueprint
 from app.entrypoints.api.schemas import (
     AddUserNumberIn,
@@ -23,7 +26,14 @@ from app.entrypoints.api.schemas import (
     TokensOut,
     UserEnvelope,
 )
-from app.entrypoints.api.tokens import ADMIN, admin_required, issue_tokens, issued
+from app.entrypoints.api.tokens import (
+    ADMIN,
+    admin_required,
+    family_expires_at,
+    family_of,
+    issue_tokens,
+    issued,
+)
 from app.entrypoints.dependencies import services
 from app.services import auth, customers, users
 from app.services.auth import IssuedToken
@@ -31,13 +41,32 @@ from app.services.auth import IssuedToken
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Administrators and users")
 
 
+def _while_registration_is_open(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Refuse registration while it is closed: once the administrators exist, the API key
+    is then not worth guessing."""
+
+    @wraps(view)
+    def registering(*args: Any, **kwargs: Any) -> Any:
+        if not services().settings.admin_registration_open:
+            return error_response(403, "Administrator registration is closed.",
+                                  "registration_closed")
+        return view(*args, **kwargs)
+
+    return registering
+
+
 @blp.route("/admin-register/")
 class AdminRegister(MethodView):
+    decorators = [_while_registration_is_open]
+
     @blp.arguments(RegisterAdminIn)
     @blp.response(201, TokensOut)
-    @blp.alt_response(403, schema=ErrorOut, description="Wrong API key")
+    @blp.alt_response(403, schema=ErrorOut,
+                      description="Wrong API key (invalid_api_key), or registration is closed "
+                                  "(registration_closed)")
     @blp.alt_response(409, schema=ErrorOut, description="Email or phone number taken")
     @blp.alt_response(422, schema=ErrorOut, description="Not a number the service texts")
+    @blp.alt_response(429, schema=ErrorOut, description="Too many attempts")
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Register an administrator with the service's API key"""
         deps = services()
@@ -75,8 +104,9 @@ class Refresh(MethodView):
         """Trade a refresh token for new tokens; the old refresh token stops working"""
         claims = get_jwt()
         admin = auth.rotate_refresh_token(UUID(claims["sub"]), issued(claims),
-                                          uow=services().uow())
-        return issue_tokens(admin)
+                                          uow=services().uow(),
+                                          family_expires_at=family_expires_at())
+        return issue_tokens(admin, family=family_of(claims))
 
 
 @blp.route("/logout/")
@@ -87,10 +117,10 @@ class Logout(MethodView):
     @blp.response(200, MessageOut)
     @blp.doc(security=ADMIN)
     def post(self, body: dict[str, Any]) -> dict[str, str]:
-        """Revoke the presented token, and the refresh token in the body if any"""
+        """Revoke the presented token and its session, and the refresh token in the body"""
         claims = get_jwt()
         tokens = [issued(claims), *_refresh_token_of(claims["sub"], body["refresh_token"])]
-        auth.revoke_tokens(tokens, uow=services().uow())
+        auth.revoke_tokens(tokens, uow=services().uow(), family_expires_at=family_expires_at())
         return {"message": "Logged out."}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
+from flask_jwt_extended import get_jwt
 
 from app.domain.orders import OrderStatus
 from app.entrypoints.api.errors import ErrorSchema as ErrorOut
@@ -46,7 +47,7 @@ class CreateOrder(MethodView):
         cmd = orders.PlaceOrder(
             customer_code=body["customer_code"], item=body["item"], amount=body["amount"],
             currency=body["currency"] or deps.settings.default_currency,
-            idempotency_key=headers["idempotency_key"],
+            idempotency_key=headers["idempotency_key"], caller=get_jwt()["sub"],
         )
         return orders.place_order(cmd, uow=deps.uow(), clock=deps.clock, limits=deps.limits)
 

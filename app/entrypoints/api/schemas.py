@@ -174,6 +174,9 @@ class MessageOut(Schema):
 class UserOut(Schema):
     id = fields.UUID()
     email = fields.String()
+    email_verified = fields.Boolean(metadata={
+        "description": "Whether a sign-in provider (or the admin API key) vouched for the "
+                       "address; an unverified address gives way to whoever proves it"})
     name = fields.String()
     role = fields.String()
     phone_number = fields.String(allow_none=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import wraps
@@ -16,6 +17,7 @@ from flask_jwt_extended import (
     get_jwt,
     jwt_required,
 )
+from flask_jwt_extended.exceptions import JWTDecodeError
 
 from app.domain.users import User
 from app.entrypoints.api.errors import error_response
@@ -25,6 +27,10 @@ from app.services.auth import IssuedToken
 
 # The OpenAPI security requirement of every admin operation.
 ADMIN: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+# What every token of ours carries. A token signed with our key but without them (made by
+# hand, or by an older release) could never expire or be revoked, or pass for either type.
+REQUIRED_CLAIMS = frozenset({"sub", "exp", "iat", "jti", "type"})
+FAMILY_CLAIM = "fid"
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -62,11 +68,24 @@ def configure_jwt(app: Flask) -> None:
 
     @jwt.revoked_token_loader
     def revoked(header: dict[str, Any], payload: dict[str, Any]) -> Response:
+        if payload["type"] == "refresh":
+            # Spent refresh tokens are revoked: one coming back was copied.
+            auth.refresh_token_reused(issued(payload), uow=services().uow(),
+                                      family_expires_at=family_expires_at())
         return refuse("The token has been revoked.", "token_revoked")
 
     @jwt.needs_fresh_token_loader
     def needs_fresh(header: dict[str, Any], payload: dict[str, Any]) -> Response:
         return refuse("A fresh token is required.", "token_invalid")
+
+    @jwt.decode_key_loader
+    def key_for(header: dict[str, Any], unverified: dict[str, Any]) -> str:
+        # Asked before the signature is checked, on the claims as sent: once decoded,
+        # flask-jwt-extended fills in a missing type ("access") and jti (None).
+        missing = REQUIRED_CLAIMS - unverified.keys()
+        if missing:
+            raise JWTDecodeError(f"it lacks the claim {sorted(missing)[0]}")
+        return settings.jwt_secret_key
 
     @jwt.token_in_blocklist_loader
     def is_revoked(header: dict[str, Any], payload: dict[str, Any]) -> bool:
@@ -86,7 +105,8 @@ def _check(payload: dict[str, Any]) -> auth.TokenCheck:
     checks: dict[str, auth.TokenCheck] = g.setdefault("token_checks", {})
     jti = payload["jti"]
     if jti not in checks:
-        checks[jti] = auth.check_token(jti, payload["sub"], uow=services().read_uow())
+        checks[jti] = auth.check_token(jti, payload["sub"], family=family_of(payload),
+                                       uow=services().read_uow())
     return checks[jti]
 
 
@@ -106,8 +126,10 @@ def admin_required(view: Callable[P, R]) -> Callable[P, R]:
     return guarded
 
 
-def issue_tokens(user: User) -> dict[str, Any]:
-    claims = {"role": user.role.value}
+def issue_tokens(user: User, *, family: str | None = None) -> dict[str, Any]:
+    """An access and a refresh token; a new sign-in starts a family, a refresh carries its
+    family on."""
+    claims = {"role": user.role.value, FAMILY_CLAIM: family or uuid.uuid4().hex}
     lifetime: timedelta = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
     return {
         "user_id": user.id,
@@ -122,4 +144,16 @@ def issue_tokens(user: User) -> dict[str, Any]:
 
 def issued(claims: dict[str, Any]) -> IssuedToken:
     """What revocation needs to know about a decoded token."""
-    return IssuedToken(jti=claims["jti"], expires_at=datetime.fromtimestamp(claims["exp"], UTC))
+    return IssuedToken(jti=claims["jti"], expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+                       family=family_of(claims))
+
+
+def family_of(claims: dict[str, Any]) -> str:
+    """The token's family; a token from before families is a family of its own."""
+    return str(claims.get(FAMILY_CLAIM) or claims["jti"])
+
+
+def family_expires_at() -> datetime:
+    """When the newest token a family may hold expires: a refresh now, at the latest."""
+    lifetime: timedelta = current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
+    return datetime.now(UTC) + lifetime

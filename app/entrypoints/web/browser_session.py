@@ -11,16 +11,27 @@ from flask import abort, request, session
 from markupsafe import Markup, escape
 
 USER_KEY = "user_id"
+VERSION_KEY = "session_version"
 NEXT_KEY = "next"
 CSRF_KEY = "csrf_token"
 CSRF_FIELD = "csrf_token"
 
 
-def start(user_id: UUID) -> None:
-    """Sign the browser in with a fresh session, so nothing set before sign-in survives it."""
+def start(user_id: UUID, version: int) -> None:
+    """Sign the browser in with a fresh session, so nothing set before sign-in survives it.
+
+    ``version`` is the user's session version now: logging out moves it on, and a session
+    whose version is behind is over, even if someone kept a copy of its cookie.
+    """
     session.clear()
     session[USER_KEY] = str(user_id)
+    session[VERSION_KEY] = version
     session[CSRF_KEY] = secrets.token_urlsafe(32)
+
+
+def is_current(version: int) -> bool:
+    """Whether this session began at the user's current session version."""
+    return session.get(VERSION_KEY) == version
 
 
 def signed_in_user() -> UUID | None:

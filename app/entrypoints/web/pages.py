@@ -6,7 +6,6 @@ import logging
 import secrets
 from collections.abc import Callable
 from typing import Any
-from uuid import UUID
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
@@ -83,13 +82,16 @@ def callback(provider: str) -> Response:
     identity = _enabled(provider).identity_from_callback(provider)
     user = signin.sign_in(identity, uow=deps.uow(), clock=deps.clock)
     next_path = session.get(browser_session.NEXT_KEY) or url_for("web.account")
-    browser_session.start(user.id)
+    browser_session.start(user.id, user.session_version)
     log.info("user %s signed in with %s (request id %s)", user.id, provider, g.request_id)
     return redirect(next_path)
 
 
 @blp.post("/logout/")
 def logout() -> Response:
+    user_id = browser_session.signed_in_user()
+    if user_id is not None:
+        users.end_browser_sessions(user_id, uow=services().uow())
     session.clear()
     return redirect(url_for("web.index"))
 
@@ -97,14 +99,11 @@ def logout() -> Response:
 @blp.get("/account/")
 def account() -> Answer:
     """The signed-in person's profile, phone number, customer status and orders."""
-    user_id = browser_session.signed_in_user()
-    if user_id is None:
-        return redirect(url_for("web.index"))
-    try:
-        return _account_page(user_id)
-    except UserNotFound:
+    user = _signed_in_user()
+    if user is None:
         session.clear()
         return redirect(url_for("web.index"))
+    return _account_page(user)
 
 
 @blp.post("/account/phone/")
@@ -140,7 +139,7 @@ def place_order() -> Answer:
         amount=request.form.get("amount", "").strip(), currency=deps.settings.default_currency,
         # A second click on "Place order" sends the same key: it gets the same order back.
         idempotency_key=request.form.get("idempotency_key", "")[:MAX_IDEMPOTENCY_KEY] or None,
-        placed_by=user.id,
+        placed_by=user.id, caller=str(user.id),
     ), uow=deps.uow(), clock=deps.clock, limits=deps.limits))
 
 
@@ -193,29 +192,44 @@ def _callback_url(provider: str) -> str:
     return url_for("web.callback", provider=provider, _external=True)
 
 
-def _act(form: str, action: Callable[[UserView], Any]) -> Answer:
-    """Run a form's use case for the signed-in user, then show the account page again."""
+def _signed_in_user() -> UserView | None:
+    """The user this browser is signed in as, unless the session ended (logged out, or the
+    user is gone)."""
     user_id = browser_session.signed_in_user()
     if user_id is None:
+        return None
+    try:
+        user = users.get_user(user_id, uow=services().read_uow())
+    except UserNotFound:
+        return None
+    return user if browser_session.is_current(user.session_version) else None
+
+
+def _act(form: str, action: Callable[[UserView], Any]) -> Answer:
+    """Run a form's use case for the signed-in user, then show the account page again."""
+    user = _signed_in_user()
+    if user is None:
+        session.clear()
         return redirect(url_for("web.index"))
     try:
-        action(users.get_user(user_id, uow=services().read_uow()))
+        action(user)
     except UserNotFound:
         session.clear()
         return redirect(url_for("web.index"))
     except DomainError as error:
         slot = error.field if error.field in FORM_FIELDS[form] else form
+        # Read again: a refused form may still have changed something (a wrong code's try).
+        again = users.get_user(user.id, uow=services().read_uow())
         if not isinstance(error, LimitReached):
-            return _account_page(user_id, errors={slot: error.message}, status=400)
-        page, status = _account_page(user_id, errors={slot: error.message}, status=429)
+            return _account_page(again, errors={slot: error.message}, status=400)
+        page, status = _account_page(again, errors={slot: error.message}, status=429)
         return Response(page, status, {"Retry-After": str(error.retry_after)})
     return redirect(url_for("web.account"))
 
 
-def _account_page(user_id: UUID, *, errors: dict[str, str] | None = None,
+def _account_page(user: UserView, *, errors: dict[str, str] | None = None,
                   status: int = 200) -> tuple[str, int]:
     uow = services().uow
-    user = users.get_user(user_id, uow=uow())
     placed = None
     if user.customer_code:
         paging = PageRequest(page=_page_number(), per_page=ORDERS_PER_PAGE)
