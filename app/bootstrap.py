@@ -12,7 +12,7 @@ from app.adapters.oidc import AuthlibIdentityProvider
 from app.adapters.passwords import Argon2PasswordHasher
 from app.adapters.sms.africastalking import AfricasTalkingSmsGateway
 from app.adapters.sms.console import ConsoleSmsGateway
-from app.adapters.sqlalchemy.database import create_engine_for, database_answers, session_factory
+from app.adapters.sqlalchemy.database import create_engine_for, database_answers
 from app.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from app.config import Settings
 from app.services.limits import Limits
@@ -48,14 +48,13 @@ class Services:
 
 def bootstrap(settings: Settings) -> Services:
     engine = create_engine_for(settings.database_url, pool_size=settings.database_pool_size)
-    sessions = session_factory(engine)
-    readers = session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
+    readers = engine.execution_options(isolation_level="AUTOCOMMIT")
     hasher = Argon2PasswordHasher(
         time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
     )
     return Services(
         settings=settings,
-        uow=lambda: SqlAlchemyUnitOfWork(sessions),
+        uow=lambda: SqlAlchemyUnitOfWork(engine),
         read_uow=lambda: SqlAlchemyUnitOfWork(readers),
         clock=utc_now,
         hasher=hasher,

@@ -26,8 +26,8 @@ import psycopg
 
 from app.adapters.passwords import Argon2PasswordHasher
 from app.adapters.sqlalchemy.migrate import upgrade_database
-from app.adapters.sqlalchemy.row_counts import RECOUNT
 from app.config import Settings
+from bench.recount import RECOUNT
 
 SERVER = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
 ORDERS_PER_CUSTOMER = 20

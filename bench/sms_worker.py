@@ -16,7 +16,7 @@ from uuid import uuid4
 from sqlalchemy import create_engine, text
 
 from app.adapters.sms.africastalking import AfricasTalkingSmsGateway
-from app.adapters.sqlalchemy.database import create_engine_for, session_factory
+from app.adapters.sqlalchemy.database import create_engine_for
 from app.adapters.sqlalchemy.migrate import upgrade_database
 from app.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from app.domain.notifications import SmsMessage
@@ -30,10 +30,9 @@ SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 def measure(url: str, *, messages: int, concurrency: int, latency: float) -> float:
     engine = create_engine_for(url, pool_size=concurrency + 2)
-    sessions = session_factory(engine)
 
     def uow() -> SqlAlchemyUnitOfWork:
-        return SqlAlchemyUnitOfWork(sessions)
+        return SqlAlchemyUnitOfWork(engine)
 
     now = datetime.now(UTC)
     with uow() as work:

@@ -11,7 +11,7 @@ it (directly or through ``engine``, ``uow_factory``, ...) runs once on each data
   without them.
 
 Both databases get their schema from the Alembic migrations, so the tests prove them too.
-Each test that takes ``uow_factory`` or ``session_factory`` starts from empty tables.
+Each test that takes ``uow_factory`` starts from empty tables.
 """
 
 from __future__ import annotations
@@ -27,11 +27,10 @@ import pytest
 from sqlalchemy import Engine, create_engine, delete, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 
 from app.adapters.sqlalchemy import database
 from app.adapters.sqlalchemy.migrate import upgrade_database
-from app.adapters.sqlalchemy.orm import Base
+from app.adapters.sqlalchemy.tables import metadata
 from app.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from app.domain.users import Identity, Role, User
 from app.domain.values import Email
@@ -110,7 +109,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 def delete_all_rows(engine: Engine) -> None:
     """Empty every table, children before parents so foreign keys never object."""
     with engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
+        for table in reversed(metadata.sorted_tables):
             connection.execute(delete(table))
 
 
@@ -120,15 +119,8 @@ def clean_tables(engine: Engine) -> None:
 
 
 @pytest.fixture
-def session_factory(engine: Engine, clean_tables: None) -> sessionmaker[Session]:
-    return database.session_factory(engine)
-
-
-@pytest.fixture
-def uow_factory(
-    session_factory: sessionmaker[Session],
-) -> Callable[[], SqlAlchemyUnitOfWork]:
-    return lambda: SqlAlchemyUnitOfWork(session_factory)
+def uow_factory(engine: Engine, clean_tables: None) -> Callable[[], SqlAlchemyUnitOfWork]:
+    return lambda: SqlAlchemyUnitOfWork(engine)
 
 
 # The real app over HTTP -------------------------------------------------------------------

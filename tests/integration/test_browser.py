@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from app import create_app
-from app.adapters.sqlalchemy.database import create_engine_for, session_factory
+from app.adapters.sqlalchemy.database import create_engine_for
 from app.adapters.sqlalchemy.migrate import upgrade_database
 from app.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from tests.integration.fake_africastalking import FakeAfricasTalking, accept_all
@@ -60,8 +60,7 @@ def site(browser_database: str, local_issuer: str) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def uow_factory(browser_database: str) -> Iterator[UowFactory]:
     engine = create_engine_for(browser_database, pool_size=2)
-    sessions = session_factory(engine)
-    yield lambda: SqlAlchemyUnitOfWork(sessions)
+    yield lambda: SqlAlchemyUnitOfWork(engine)
     engine.dispose()
 
 

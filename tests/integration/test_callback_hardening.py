@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app import create_app
-from app.adapters.sqlalchemy.orm import IncomingSmsRow, SmsRow
+from app.adapters.sqlalchemy.tables import incoming_sms, sms_outbox
 from app.config import ConfigurationError
 from tests.integration.live_server import CALLBACK_TOKEN, live_app, settings_for_tests
 
@@ -26,12 +26,12 @@ def incoming(message_id="ATXid_in_1", sender=WANJIKU, text="YES"):
 
 def stored_replies(engine):
     with engine.connect() as connection:
-        return connection.scalar(select(func.count()).select_from(IncomingSmsRow))
+        return connection.scalar(select(func.count()).select_from(incoming_sms))
 
 
 def queued_texts(engine):
     with engine.connect() as connection:
-        return connection.scalar(select(func.count()).select_from(SmsRow))
+        return connection.scalar(select(func.count()).select_from(sms_outbox))
 
 
 class TestWhatNoColumnCanHold:

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import text
 
 from app.adapters.sqlalchemy import database
-from app.adapters.sqlalchemy.database import create_engine_for, session_factory
+from app.adapters.sqlalchemy.database import create_engine_for
 from app.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from app.services.errors import StorageUnavailable
 
@@ -13,8 +13,7 @@ pytestmark = pytest.mark.postgres_only
 
 def pooled_unit_of_work(database_url):
     engine = create_engine_for(database_url, pool_size=1)
-    sessions = session_factory(engine)
-    return engine, lambda: SqlAlchemyUnitOfWork(sessions)
+    return engine, lambda: SqlAlchemyUnitOfWork(engine)
 
 
 def server_drops_pooled_connection(engine, other_engine):

@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 
 from app.adapters.sms.africastalking import AfricasTalkingSmsGateway
 from app.adapters.sqlalchemy.database import create_engine_for
-from app.adapters.sqlalchemy.orm import OrderRow, SmsRow
+from app.adapters.sqlalchemy.tables import orders, sms_outbox
 from app.domain.notifications import SmsKind, SmsStatus
 from app.services import outbox
 from tests.integration.fake_africastalking import Answer, FakeAfricasTalking, RecordedRequest
@@ -135,10 +135,10 @@ def test_a_cut_database_gives_503s_and_the_service_recovers_by_itself(
             assert not any(leak in response.text for leak in LEAKS), response.text
     # Nothing half-written: every order that reached the database has its SMS beside it.
     with engine.connect() as connection:
-        orders = connection.scalar(select(func.count()).select_from(OrderRow))
-        announced = connection.scalar(select(func.count()).select_from(SmsRow).where(
-            SmsRow.kind == SmsKind.ORDER_PLACED.value))
-    assert orders == announced >= traffic.statuses()[("before", 201)]
+        placed = connection.scalar(select(func.count()).select_from(orders))
+        announced = connection.scalar(select(func.count()).select_from(sms_outbox).where(
+            sms_outbox.c.kind == SmsKind.ORDER_PLACED.value))
+    assert placed == announced >= traffic.statuses()[("before", 201)]
 
 
 @pytest.mark.postgres_only

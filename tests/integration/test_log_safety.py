@@ -31,7 +31,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import DBAPIError
 
 from app.adapters.sqlalchemy.migrate import upgrade_database
-from app.adapters.sqlalchemy.orm import IncomingSmsRow
+from app.adapters.sqlalchemy.tables import incoming_sms
 from app.entrypoints.observability import TextFormatter
 from tests.integration.gunicorn_process import COMMAND, ROOT, environment, free_port
 
@@ -207,7 +207,7 @@ def test_a_database_error_names_no_value_it_was_given(engine, clean_tables):
            "outcome": "confirmed", "order_id": uuid4()}
 
     with pytest.raises(DBAPIError) as raised, engine.begin() as connection:
-        connection.execute(insert(IncomingSmsRow), row)
+        connection.execute(insert(incoming_sms), row)
 
     logged = "".join(traceback.format_exception(raised.value))
     assert "incoming_sms" in logged

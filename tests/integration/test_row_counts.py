@@ -10,11 +10,11 @@ from alembic import command
 from sqlalchemy import Engine, text
 
 from app.adapters.sqlalchemy.migrate import alembic_config
-from app.adapters.sqlalchemy.row_counts import RECOUNT
 from app.domain.orders import OrderStatus
 from app.domain.users import Customer
 from app.services.errors import UniqueViolation
 from app.services.views import PageRequest
+from bench.recount import RECOUNT
 from tests.integration.test_sqlalchemy_adapter import (
     NOW,
     UowFactory,

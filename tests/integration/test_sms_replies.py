@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from app.adapters.sqlalchemy.orm import SmsRow
+from app.adapters.sqlalchemy.tables import sms_outbox
 from tests.integration.live_server import CALLBACK_TOKEN
 
 INCOMING = f"/callbacks/africastalking/incoming-messages/{CALLBACK_TOKEN}"
@@ -24,8 +24,9 @@ def text_back(api, text, *, message_id="ATXid_in_1", sender=WANJIKU):
 
 def texts_queued_for(engine, number=WANJIKU):
     with engine.connect() as connection:
-        return list(connection.scalars(select(SmsRow.text).where(SmsRow.recipient == number)
-                                       .order_by(SmsRow.created_at, SmsRow.id)))
+        return list(connection.scalars(
+            select(sms_outbox.c.text).where(sms_outbox.c.recipient == number)
+            .order_by(sms_outbox.c.created_at, sms_outbox.c.id)))
 
 
 def order_of(api, admin, order):

@@ -16,12 +16,19 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, event, text
 
 from app.adapters.passwords import Argon2PasswordHasher
-from app.adapters.sqlalchemy.database import create_engine_for, database_answers, session_factory
-from app.adapters.sqlalchemy.orm import Base
+from app.adapters.sqlalchemy import tables
+from app.adapters.sqlalchemy.customers import customer_values
+from app.adapters.sqlalchemy.database import create_engine_for, database_answers
+from app.adapters.sqlalchemy.idempotency import record_values
+from app.adapters.sqlalchemy.orders import order_values
+from app.adapters.sqlalchemy.outbox import incoming_values, sms_values
+from app.adapters.sqlalchemy.tables import metadata
 from app.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from app.adapters.sqlalchemy.users import user_values
 from app.domain.errors import PhoneCodeRefused
 from app.domain.notifications import SmsMessage, SmsStatus
 from app.domain.orders import Order, OrderStatus
+from app.domain.replies import IncomingSms, ReplyOutcome
 from app.domain.users import Customer, Identity, PendingPhone, Role, User
 from app.domain.values import CustomerCode, Email, Money, PhoneNumber
 from app.services import auth, orders, users
@@ -657,7 +664,7 @@ class TestUnitOfWork:
 
     def test_an_unreachable_database_is_storage_unavailable(self) -> None:
         engine = create_engine_for(UNREACHABLE_POSTGRES, pool_size=1)
-        uow = SqlAlchemyUnitOfWork(session_factory(engine))
+        uow = SqlAlchemyUnitOfWork(engine)
 
         def read() -> None:
             with uow:
@@ -703,7 +710,7 @@ class TestUnitOfWork:
 def test_the_migrations_build_the_schema_the_models_describe(engine: Engine) -> None:
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        differences = compare_metadata(context, Base.metadata)
+        differences = compare_metadata(context, metadata)
 
     assert differences == []
 
@@ -951,3 +958,77 @@ class TestPhoneProofAndUsage:
             thread.join()
 
         assert sorted(results) == [False, False, False, True, True, True]
+
+
+class TestEveryColumn:
+    """Each module writes every column of its table and reads every one back."""
+
+    @pytest.mark.parametrize(("table", "values"), [
+        (tables.users, lambda: user_values(a_user(phone="+254719485369"))),
+        (tables.customers, lambda: customer_values(
+            Customer(user_id=uuid4(), code=CustomerCode("K7Q2M9XD"), created_at=NOW))),
+        (tables.orders, lambda: order_values(an_order(
+            Customer(user_id=uuid4(), code=CustomerCode("K7Q2M9XD"), created_at=NOW)))),
+        (tables.sms_outbox, lambda: sms_values(
+            SmsMessage(recipient=PhoneNumber("+254719485369"), text="Hi", created_at=NOW))),
+        (tables.incoming_sms, lambda: incoming_values(IncomingSms(
+            provider_message_id="ATXid_1", sender="+254719485369", text="YES",
+            received_at=NOW, outcome=ReplyOutcome.CONFIRMED))),
+        (tables.idempotency_keys, lambda: record_values(IdempotencyRecord(
+            owner="a", key="k", fingerprint="f", order_id=uuid4(), notification_id=uuid4(),
+            created_at=NOW))),
+    ], ids=lambda each: getattr(each, "name", ""))
+    def test_a_module_names_every_column_of_its_table(self, table, values) -> None:
+        assert set(values()) == set(table.columns.keys())
+
+    def test_a_row_missing_a_column_is_refused_on_every_database(
+            self, uow_factory: UowFactory) -> None:
+        with uow_factory() as uow, pytest.raises(ValueError, match="names"):
+            uow.outbox._batch.insert(tables.revoked_tokens, {"jti": "x"})  # type: ignore[attr-defined]
+
+    def test_every_column_of_a_user_comes_back(self, uow_factory: UowFactory) -> None:
+        user = a_user(phone="+254719485369")
+        user.password_hash = "hash"
+        user.email_verified = True
+        user.identities = [Identity("google", "1087")]
+        user.session_version = 3
+        user.propose_phone_number(PhoneNumber("+254722000000"))
+        user.phone_code_sent("d" * 64, at=NOW)
+        saved(uow_factory, user)
+
+        with uow_factory() as uow:
+            loaded = uow.users.get(user.id)
+
+        assert loaded is not None
+        assert user_values(loaded) == user_values(user)
+
+
+class TestWritesInOrder:
+    def test_a_reply_to_an_order_added_in_the_same_unit_of_work_is_stored_with_it(
+            self, uow_factory: UowFactory) -> None:
+        order = an_order(a_customer(uow_factory))
+        reply = IncomingSms(provider_message_id="ATXid_7", sender="+254719485369",
+                            text="YES", received_at=NOW, outcome=ReplyOutcome.CONFIRMED,
+                            order_id=order.id)
+
+        with uow_factory() as uow:
+            uow.orders.add(order)
+            uow.incoming_messages.add(reply)
+            uow.commit()
+
+        with uow_factory() as uow:
+            assert [m.id for m in uow.incoming_messages.for_order(order.id)] == [reply.id]
+
+    def test_a_changed_row_is_written_after_the_new_rows_before_it(
+            self, uow_factory: UowFactory) -> None:
+        user = a_user()
+
+        with uow_factory() as uow:
+            uow.users.add(user)
+            user.name = "Wanjiku Njeri"
+            uow.users.add(user)
+            uow.commit()
+
+        with uow_factory() as uow:
+            loaded = uow.users.get(user.id)
+        assert loaded is not None and loaded.name == "Wanjiku Njeri"

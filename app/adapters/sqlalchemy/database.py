@@ -1,4 +1,4 @@
-"""Engines and sessions, tuned for each database the service runs on."""
+"""Engines, tuned for each database the service runs on, and the readiness check."""
 
 from __future__ import annotations
 
@@ -11,10 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
-
-from app.adapters.sqlalchemy.pending_writes import write_before_orm_queries
 
 CONNECT_TIMEOUT_SECONDS = 5
 STATEMENT_TIMEOUT_MS = 15_000
@@ -112,24 +109,6 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
     finally:
         cursor.close()
-
-
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    # Use cases read what they wrote after commit() in the same unit of work.
-    sessions = sessionmaker(bind=engine, expire_on_commit=False)
-    event.listen(sessions, "loaded_as_persistent", _keep_loaded_row)
-    write_before_orm_queries(sessions)
-    return sessions
-
-
-def _keep_loaded_row(session: Session, row: object) -> None:
-    """Hold every row a session loads for as long as the session lives.
-
-    Repositories hand out domain objects, not rows, so nothing else references the rows and
-    the session's weak identity map would drop them: saving an object loaded moments before
-    would then read its row again.
-    """
-    session.info.setdefault("loaded_rows", []).append(row)
 
 
 _readiness_lock = threading.Lock()

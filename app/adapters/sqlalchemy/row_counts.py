@@ -2,7 +2,7 @@
 
 A count is the sum of the ``SHARDS`` rows of one name in ``row_counts``. A unit of work
 gathers its changes and writes them in one upsert just before it commits or reads
-(pending_writes.py), all to one shard picked at random, names in order: concurrent writers
+(batch.py), all to one shard picked at random, names in order: concurrent writers
 seldom wait for one another, hold the counter rows only while they commit, and always lock
 them in the same order, so they cannot deadlock on them. A unit of work that rolls back
 changes no count.
@@ -14,28 +14,15 @@ from uuid import UUID
 
 from sqlalchemy import BigInteger, BindParameter, ScalarSelect, cast, func, select
 
-from app.adapters.sqlalchemy.orm import RowCountRow
+from app.adapters.sqlalchemy.tables import row_counts
 
 SHARDS = 16
 USERS = "users"
 CUSTOMERS = "customers"
 ORDERS = "orders"
 
-# Rebuilds every count from the rows, in shard 0: for rows loaded without the repositories.
-RECOUNT = (
-    "DELETE FROM row_counts",
-    "INSERT INTO row_counts (name, shard, value) SELECT 'users', 0, count(*) FROM users",
-    "INSERT INTO row_counts (name, shard, value) SELECT 'customers', 0, count(*) FROM customers",
-    "INSERT INTO row_counts (name, shard, value) SELECT 'orders', 0, count(*) FROM orders",
-    "INSERT INTO row_counts (name, shard, value) "
-    "SELECT 'orders:' || status, 0, count(*) FROM orders GROUP BY status",
-    "INSERT INTO row_counts (name, shard, value) "
-    "SELECT 'orders:customer:' || replace(CAST(customer_id AS TEXT), '-', ''), 0, count(*) "
-    "FROM orders GROUP BY customer_id",
-    "INSERT INTO row_counts (name, shard, value) "
-    "SELECT 'orders:customer:' || replace(CAST(customer_id AS TEXT), '-', '') || ':' || status, "
-    "0, count(*) FROM orders GROUP BY customer_id, status",
-)
+# A customer's counts are named ``orders:customer:<id hex>[:<status>]``.
+OF_CUSTOMER = "customer"
 
 
 def orders_with_status(status: str) -> str:
@@ -44,7 +31,7 @@ def orders_with_status(status: str) -> str:
 
 def orders_of(customer_id: UUID, status: str | None = None) -> str:
     """One customer's orders, or those of theirs with ``status``."""
-    name = f"{ORDERS}:customer:{customer_id.hex}"
+    name = f"{ORDERS}:{OF_CUSTOMER}:{customer_id.hex}"
     return f"{name}:{status}" if status else name
 
 
@@ -53,7 +40,7 @@ def total(name: str | BindParameter[str]) -> ScalarSelect[int]:
     can ride in another statement."""
     # PostgreSQL sums bigints into numerics: the cast brings back an int.
     return (
-        select(cast(func.coalesce(func.sum(RowCountRow.value), 0), BigInteger))
-        .where(RowCountRow.name == name)
+        select(cast(func.coalesce(func.sum(row_counts.c.value), 0), BigInteger))
+        .where(row_counts.c.name == name)
         .scalar_subquery()
     )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint
+from sqlalchemy import Connection, Engine, PrimaryKeyConstraint, UniqueConstraint
 from sqlalchemy.exc import (
     DBAPIError,
     IntegrityError,
@@ -16,20 +16,16 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.orm import Session
 
-from app.adapters.sqlalchemy.orm import Base
-from app.adapters.sqlalchemy.pending_writes import PendingWrites
-from app.adapters.sqlalchemy.repositories import (
-    SqlAlchemyCustomerRepository,
-    SqlAlchemyIdempotencyKeys,
-    SqlAlchemyIncomingMessages,
-    SqlAlchemyOrderRepository,
-    SqlAlchemyRevokedTokens,
-    SqlAlchemySmsOutbox,
-    SqlAlchemyUsageCounters,
-    SqlAlchemyUserRepository,
-)
+from app.adapters.sqlalchemy.batch import Batch
+from app.adapters.sqlalchemy.customers import SqlAlchemyCustomerRepository
+from app.adapters.sqlalchemy.idempotency import SqlAlchemyIdempotencyKeys
+from app.adapters.sqlalchemy.orders import SqlAlchemyOrderRepository
+from app.adapters.sqlalchemy.outbox import SqlAlchemyIncomingMessages, SqlAlchemySmsOutbox
+from app.adapters.sqlalchemy.tables import metadata
+from app.adapters.sqlalchemy.tokens import SqlAlchemyRevokedTokens
+from app.adapters.sqlalchemy.usage import SqlAlchemyUsageCounters
+from app.adapters.sqlalchemy.users import SqlAlchemyUserRepository
 from app.services import ports
 from app.services.errors import StorageUnavailable, UniqueViolation
 
@@ -48,25 +44,30 @@ _SQLITE_UNIQUE_VIOLATION = "UNIQUE constraint failed: "
 
 
 class SqlAlchemyUnitOfWork(ports.UnitOfWork):
-    """A session per ``with`` block; leaving the block rolls back whatever was not committed."""
+    """A connection per ``with`` block; leaving the block rolls back whatever was not committed.
 
-    def __init__(self, session_factory: Callable[[], Session]) -> None:
-        self._session_factory = session_factory
-        self._session: Session | None = None
-        self._writes: PendingWrites | None = None
+    Given an engine whose connections autocommit, each statement is its own transaction:
+    for use cases that only read, which are spared BEGIN and ROLLBACK.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._batch: Batch | None = None
 
     def __enter__(self) -> Self:
-        session = self._session_factory()
-        self._session = session
-        self._writes = writes = PendingWrites(session)
-        self.users = SqlAlchemyUserRepository(session, writes)
-        self.customers = SqlAlchemyCustomerRepository(session, writes, self.users)
-        self.orders = SqlAlchemyOrderRepository(session, writes)
-        self.outbox = SqlAlchemySmsOutbox(session, writes)
-        self.incoming_messages = SqlAlchemyIncomingMessages(session)
-        self.idempotency_keys = SqlAlchemyIdempotencyKeys(session, writes)
-        self.revoked_tokens = SqlAlchemyRevokedTokens(session)
-        self.usage = SqlAlchemyUsageCounters(session)
+        try:
+            connection = self._engine.connect()
+        except SQLAlchemyError as error:
+            raise (_translate(error) or error) from error
+        self._batch = batch = Batch(connection)
+        self.users = SqlAlchemyUserRepository(batch)
+        self.customers = SqlAlchemyCustomerRepository(batch, self.users)
+        self.orders = SqlAlchemyOrderRepository(batch)
+        self.outbox = SqlAlchemySmsOutbox(batch)
+        self.incoming_messages = SqlAlchemyIncomingMessages(batch)
+        self.idempotency_keys = SqlAlchemyIdempotencyKeys(batch)
+        self.revoked_tokens = SqlAlchemyRevokedTokens(batch)
+        self.usage = SqlAlchemyUsageCounters(batch)
         return self
 
     def __exit__(
@@ -75,9 +76,10 @@ class SqlAlchemyUnitOfWork(ports.UnitOfWork):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        session, self._session, self._writes = self._active(), None, None
+        batch, self._batch = self._active(), None
+        batch.discard()
         try:
-            session.close()  # rolls back whatever was not committed
+            batch.connection.close()  # rolls back whatever was not committed
         except SQLAlchemyError as error:
             # The connection died after the work was done: the server has dropped whatever
             # was not committed, so what was read or committed stands.
@@ -89,36 +91,31 @@ class SqlAlchemyUnitOfWork(ports.UnitOfWork):
                 raise translated from exc
 
     def commit(self) -> None:
-        session, writes = self._active(), self._active_writes()
-        with _translated_errors(session):
-            writes.write()
-            session.commit()
+        batch = self._active()
+        with _translated_errors(batch.connection):
+            batch.write()
+            batch.connection.commit()
 
     def rollback(self) -> None:
-        session, writes = self._active(), self._active_writes()
-        writes.discard()
-        with _translated_errors(session):
-            session.rollback()
+        batch = self._active()
+        batch.discard()
+        with _translated_errors(batch.connection):
+            batch.connection.rollback()
 
-    def _active(self) -> Session:
-        if self._session is None:
+    def _active(self) -> Batch:
+        if self._batch is None:
             raise RuntimeError("use the unit of work inside a `with` block")
-        return self._session
-
-    def _active_writes(self) -> PendingWrites:
-        if self._writes is None:
-            raise RuntimeError("use the unit of work inside a `with` block")
-        return self._writes
+        return self._batch
 
 
 @contextmanager
-def _translated_errors(session: Session) -> Iterator[None]:
+def _translated_errors(connection: Connection) -> Iterator[None]:
     """Turn database errors the use cases can act on into the service's exceptions."""
     try:
         yield
     except SQLAlchemyError as error:
         with suppress(SQLAlchemyError):
-            session.rollback()
+            connection.rollback()
         translated = _translate(error)
         if translated is None:
             raise
@@ -151,7 +148,7 @@ def _unique_value(error: IntegrityError) -> str | None:
 def _columns_by_constraint() -> dict[str, tuple[str, ...]]:
     return {
         str(constraint.name): tuple(f"{table.name}.{column.name}" for column in constraint.columns)
-        for table in Base.metadata.tables.values()
+        for table in metadata.tables.values()
         for constraint in table.constraints
         if isinstance(constraint, UniqueConstraint | PrimaryKeyConstraint)
     }

@@ -5,7 +5,7 @@ from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import make_url
 
 from app.adapters.sqlalchemy.database import CONNECT_TIMEOUT_SECONDS
-from app.adapters.sqlalchemy.orm import Base
+from app.adapters.sqlalchemy.tables import metadata
 
 
 def run_migrations_online() -> None:
@@ -19,7 +19,7 @@ def run_migrations_online() -> None:
     with engine.connect() as connection:
         context.configure(
             connection=connection,
-            target_metadata=Base.metadata,
+            target_metadata=metadata,
             # SQLite alters most things by copying the table: Alembic's batch mode does it.
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
