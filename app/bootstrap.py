@@ -13,7 +13,7 @@ from app.adapters.passwords import Argon2PasswordHasher
 from app.adapters.sms.africastalking import AfricasTalkingSmsGateway
 from app.adapters.sms.console import ConsoleSmsGateway
 from app.adapters.sqlalchemy.database import create_engine_for, database_answers
-from app.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from app.adapters.sqlalchemy.unit_of_work import SharedConnections, SqlAlchemyUnitOfWork
 from app.config import Settings
 from app.services.limits import Limits
 from app.services.ports import Clock, PasswordHasher, UnitOfWork
@@ -35,6 +35,9 @@ class Services:
     # For use cases that only read: no transaction is opened, which spares each request
     # the BEGIN and ROLLBACK round trips. Never for a use case that writes.
     read_uow: Callable[[], UnitOfWork]
+    # Around each request: its units of work share one pooled connection.
+    begin_request: Callable[[], None]
+    end_request: Callable[[], None]
     clock: Clock
     hasher: PasswordHasher
     decoy_password_hash: str
@@ -48,14 +51,16 @@ class Services:
 
 def bootstrap(settings: Settings) -> Services:
     engine = create_engine_for(settings.database_url, pool_size=settings.database_pool_size)
-    readers = engine.execution_options(isolation_level="AUTOCOMMIT")
+    shared = SharedConnections(engine)
     hasher = Argon2PasswordHasher(
         time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
     )
     return Services(
         settings=settings,
-        uow=lambda: SqlAlchemyUnitOfWork(engine),
-        read_uow=lambda: SqlAlchemyUnitOfWork(readers),
+        uow=lambda: SqlAlchemyUnitOfWork(engine, shared=shared),
+        read_uow=lambda: SqlAlchemyUnitOfWork(engine, read_only=True, shared=shared),
+        begin_request=shared.open,
+        end_request=shared.close,
         clock=utc_now,
         hasher=hasher,
         # Unknown emails are checked against this hash so that they cost as much as known ones.

@@ -20,6 +20,7 @@ from app.entrypoints.api.errors import (
     http_exception_response,
     register_error_handlers,
 )
+from app.entrypoints.api.openapi import ServiceMarshmallowPlugin
 from app.entrypoints.api.parsing import UnreadableBody, read_body
 from app.entrypoints.api.tokens import configure_jwt
 from app.entrypoints.dependencies import EXTENSION_KEY
@@ -65,6 +66,9 @@ def build_app(deps: Services) -> Flask:
     if settings.trust_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     app.extensions[EXTENSION_KEY] = deps
+    # The token check and the use case of a request share one pooled connection.
+    app.before_request(deps.begin_request)
+    app.teardown_request(lambda _error: deps.end_request())
     configure_logging(settings)
     install_request_logging(app)
     install_security_headers(app, production=settings.is_production)
@@ -72,7 +76,8 @@ def build_app(deps: Services) -> Flask:
         install_metrics(app)
     configure_jwt(app)
 
-    api = ServiceApi(app, spec_kwargs={"components": {"schemas": {}}})
+    api = ServiceApi(app, spec_kwargs={"components": {"schemas": {}},
+                                       "marshmallow_plugin": ServiceMarshmallowPlugin()})
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     for blueprint in (auth.blp, lookups.blp, orders.blp):

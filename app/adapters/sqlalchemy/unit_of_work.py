@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from functools import cache
 from types import TracebackType
 from typing import Self
 
@@ -43,20 +45,61 @@ _POSTGRES_UNIQUE_VIOLATION = "23505"
 _SQLITE_UNIQUE_VIOLATION = "UNIQUE constraint failed: "
 
 
-class SqlAlchemyUnitOfWork(ports.UnitOfWork):
-    """A connection per ``with`` block; leaving the block rolls back whatever was not committed.
+class SharedConnections:
+    """Lets the units of work of one request share one pooled connection.
 
-    Given an engine whose connections autocommit, each statement is its own transaction:
-    for use cases that only read, which are spared BEGIN and ROLLBACK.
+    A request checks its token and runs its use case: two units of work, which on their own
+    would each check a connection out of the pool and back. Between ``open()`` and
+    ``close()`` (the request, on one thread) they share one, checked out when first needed.
+    It autocommits, so a unit of work that only reads runs each statement without BEGIN and
+    ROLLBACK; one that writes turns transactions on for its block.
     """
 
     def __init__(self, engine: Engine) -> None:
+        self._engine = _autocommitting(engine)
+        self._scopes = threading.local()
+
+    def open(self) -> None:
+        self._scopes.connection = None
+        self._scopes.open = True
+
+    def close(self) -> None:
+        connection, self._scopes.connection = getattr(self._scopes, "connection", None), None
+        self._scopes.open = False
+        if connection is not None:
+            with suppress(SQLAlchemyError):
+                connection.close()
+
+    def connection(self) -> Connection | None:
+        """The request's connection, or None outside a request."""
+        if not getattr(self._scopes, "open", False):
+            return None
+        connection: Connection | None = self._scopes.connection
+        if connection is None or connection.closed or connection.invalidated:
+            connection = self._scopes.connection = self._engine.connect()
+        return connection
+
+
+class SqlAlchemyUnitOfWork(ports.UnitOfWork):
+    """A transaction per ``with`` block; leaving the block rolls back whatever was not
+    committed.
+
+    ``read_only`` units of work run each statement on its own, spared BEGIN and ROLLBACK.
+    Inside a request the block runs on the request's shared connection; elsewhere (the SMS
+    worker, commands, tests) on a connection of its own.
+    """
+
+    def __init__(self, engine: Engine, *, read_only: bool = False,
+                 shared: SharedConnections | None = None) -> None:
         self._engine = engine
+        self._read_only = read_only
+        self._shared = shared
+        self._own_connection = True
         self._batch: Batch | None = None
 
     def __enter__(self) -> Self:
         try:
-            connection = self._engine.connect()
+            connection = self._connect()
         except SQLAlchemyError as error:
             raise (_translate(error) or error) from error
         self._batch = batch = Batch(connection)
@@ -79,7 +122,7 @@ class SqlAlchemyUnitOfWork(ports.UnitOfWork):
         batch, self._batch = self._active(), None
         batch.discard()
         try:
-            batch.connection.close()  # rolls back whatever was not committed
+            self._disconnect(batch.connection)  # rolls back whatever was not committed
         except SQLAlchemyError as error:
             # The connection died after the work was done: the server has dropped whatever
             # was not committed, so what was read or committed stands.
@@ -102,10 +145,33 @@ class SqlAlchemyUnitOfWork(ports.UnitOfWork):
         with _translated_errors(batch.connection):
             batch.connection.rollback()
 
+    def _connect(self) -> Connection:
+        shared = self._shared.connection() if self._shared else None
+        self._own_connection = shared is None
+        if shared is None:
+            return (_autocommitting(self._engine) if self._read_only else self._engine).connect()
+        if not self._read_only:
+            shared.execution_options(isolation_level=self._engine.dialect.default_isolation_level)
+        return shared
+
+    def _disconnect(self, connection: Connection) -> None:
+        if self._own_connection:
+            connection.close()
+            return
+        if connection.in_transaction():
+            connection.rollback()
+        if not self._read_only and not connection.invalidated:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+
     def _active(self) -> Batch:
         if self._batch is None:
             raise RuntimeError("use the unit of work inside a `with` block")
         return self._batch
+
+
+@cache
+def _autocommitting(engine: Engine) -> Engine:
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 @contextmanager
