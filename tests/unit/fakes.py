@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections import Counter, deque
 from collections.abc import Iterable
@@ -14,8 +15,16 @@ from app.domain.replies import IncomingSms
 from app.domain.users import Customer, Identity, Role, User
 from app.domain.values import CustomerCode, Email, PhoneNumber
 from app.services import ports
+from app.services.errors import UniqueViolation
 from app.services.sms import SendOutcome, Sent, SmsGateway
 from app.services.views import CustomerView, Page, PageRequest, UserView
+
+
+def _stored(order: Order) -> Order:
+    """What the database keeps of an order: its columns, not its pending events."""
+    kept = copy.deepcopy(order)
+    kept.events = []
+    return kept
 
 
 def _page(items: list, request: PageRequest) -> Page:
@@ -33,20 +42,22 @@ class FakeUserRepository(ports.UserRepository):
         self.rows: dict[UUID, User] = {}
 
     def add(self, user: User) -> None:
-        self.rows[user.id] = user
+        self.rows[user.id] = copy.deepcopy(user)
 
     def get(self, user_id: UUID) -> User | None:
-        return self.rows.get(user_id)
+        return copy.deepcopy(self.rows.get(user_id))
 
     def get_by_email(self, email: Email) -> User | None:
-        return next((u for u in self.rows.values() if u.email == email), None)
+        return copy.deepcopy(next((u for u in self.rows.values() if u.email == email), None))
 
     def get_by_identity(self, provider: str, subject: str) -> User | None:
         wanted = Identity(provider, subject)
-        return next((u for u in self.rows.values() if wanted in u.identities), None)
+        return copy.deepcopy(next((u for u in self.rows.values() if wanted in u.identities),
+                                  None))
 
     def get_by_phone_number(self, phone_number: PhoneNumber) -> User | None:
-        return next((u for u in self.rows.values() if u.phone_number == phone_number), None)
+        return copy.deepcopy(next(
+            (u for u in self.rows.values() if u.phone_number == phone_number), None))
 
     def view(self, user_id: UUID) -> UserView | None:
         user = self.rows.get(user_id)
@@ -74,13 +85,14 @@ class FakeCustomerRepository(ports.CustomerRepository):
         self.rows: dict[UUID, Customer] = {}
 
     def add(self, customer: Customer) -> None:
-        self.rows[customer.id] = customer
+        self.rows[customer.id] = copy.deepcopy(customer)
 
     def get_by_code(self, code: CustomerCode) -> Customer | None:
-        return next((c for c in self.rows.values() if c.code == code), None)
+        return copy.deepcopy(next((c for c in self.rows.values() if c.code == code), None))
 
     def get_by_user(self, user_id: UUID) -> Customer | None:
-        return next((c for c in self.rows.values() if c.user_id == user_id), None)
+        return copy.deepcopy(next((c for c in self.rows.values() if c.user_id == user_id),
+                                  None))
 
     def code_exists(self, code: CustomerCode) -> bool:
         return self.get_by_code(code) is not None
@@ -108,13 +120,15 @@ class FakeOrderRepository(ports.OrderRepository):
         self.rows: dict[UUID, Order] = {}
 
     def add(self, order: Order) -> None:
-        self.rows[order.id] = order
+        self.rows[order.id] = _stored(order)
 
     def get(self, order_id: UUID, *, for_update: bool = False) -> Order | None:
-        return self.rows.get(order_id)  # one thread at a time: nothing to lock
+        return copy.deepcopy(self.rows.get(order_id))  # one thread at a time: nothing to lock
 
     def save(self, order: Order) -> None:
-        self.rows[order.id] = order
+        if order.id not in self.rows:
+            raise LookupError(f"order {order.id} was never added, so it cannot be saved")
+        self.rows[order.id] = _stored(order)
 
     def list(self, request: PageRequest, *, customer_id: UUID | None = None,
              status: OrderStatus | None = None) -> Page[Order]:
@@ -165,9 +179,13 @@ class FakeSmsOutbox(ports.SmsOutbox):
 class FakeIncomingMessages(ports.IncomingMessages):
     def __init__(self) -> None:
         self.rows: dict[str, IncomingSms] = {}
+        self.duplicate: str | None = None
 
     def add(self, message: IncomingSms) -> None:
-        self.rows[message.provider_message_id] = message
+        if message.provider_message_id in self.rows:
+            self.duplicate = "incoming_message"
+            return
+        self.rows[message.provider_message_id] = copy.deepcopy(message)
 
     def get_by_provider_id(self, provider_message_id: str) -> IncomingSms | None:
         return self.rows.get(provider_message_id)
@@ -179,11 +197,15 @@ class FakeIncomingMessages(ports.IncomingMessages):
 class FakeIdempotencyKeys(ports.IdempotencyKeys):
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], ports.IdempotencyRecord] = {}
+        self.duplicate: str | None = None
 
     def get(self, owner: str, key: str) -> ports.IdempotencyRecord | None:
         return self.rows.get((owner, key))
 
     def add(self, record: ports.IdempotencyRecord) -> None:
+        if (record.owner, record.key) in self.rows:
+            self.duplicate = "idempotency_key"
+            return
         self.rows[record.owner, record.key] = record
 
     def remove_created_before(self, when: datetime) -> int:
@@ -197,8 +219,12 @@ class FakeRevokedTokens(ports.RevokedTokens):
     def __init__(self, uow: FakeUnitOfWork) -> None:
         self._uow = uow
         self.rows: dict[str, datetime] = {}
+        self.duplicate: str | None = None
 
     def add(self, jti: str, *, expires_at: datetime) -> None:
+        if jti in self.rows:
+            self.duplicate = "revoked_token"
+            return
         self.rows[jti] = expires_at
 
     def contains(self, jti: str) -> bool:
@@ -228,7 +254,12 @@ class FakeUsageCounters(ports.UsageCounters):
 
 
 class FakeUnitOfWork(ports.UnitOfWork):
-    """Keeps everything in dictionaries. Rollback is not simulated: tests check ``committed``."""
+    """Keeps everything in dictionaries, and forgets what was not committed as the database
+    does: entering ``with`` takes a snapshot, rollback and leaving without commit go back to
+    it, and commit refuses what the schema's unique keys refuse (UniqueViolation).
+
+    Rows added outside any ``with`` block (a test's arrangement) count as committed.
+    """
 
     def __init__(self) -> None:
         self.users = FakeUserRepository(self)
@@ -240,12 +271,53 @@ class FakeUnitOfWork(ports.UnitOfWork):
         self.revoked_tokens = FakeRevokedTokens(self)
         self.usage = FakeUsageCounters()
         self.committed = False
+        self._snapshot: dict[str, object] | None = None
+
+    def __enter__(self) -> FakeUnitOfWork:
+        self._snapshot = self._state()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.rollback()
+        self._snapshot = None
 
     def commit(self) -> None:
+        violation = _unique_violation(self)
+        if violation is not None:
+            self.rollback()
+            raise UniqueViolation(violation)
         self.committed = True
+        self._snapshot = self._state()
 
     def rollback(self) -> None:
-        pass
+        if self._snapshot is not None:
+            for name, rows in copy.deepcopy(self._snapshot).items():
+                getattr(self, name).rows = rows
+
+    def _state(self) -> dict[str, object]:
+        return copy.deepcopy({name: getattr(self, name).rows for name in _REPOSITORIES})
+
+
+_REPOSITORIES = ("users", "customers", "orders", "outbox", "incoming_messages",
+                 "idempotency_keys", "revoked_tokens", "usage")
+
+
+def _unique_violation(uow: FakeUnitOfWork) -> str | None:
+    """The unique value two rows share, named as the SQL adapter names it, if any."""
+    users = list(uow.users.rows.values())
+    customers = list(uow.customers.rows.values())
+    for what, values in [
+        ("email", [u.email for u in users]),
+        ("phone_number", [u.phone_number for u in users if u.phone_number]),
+        ("customer_user", [c.user_id for c in customers]),
+        ("customer_code", [c.code for c in customers]),
+    ]:
+        if len(values) != len(set(values)):
+            return what
+    for repository in (uow.incoming_messages, uow.idempotency_keys, uow.revoked_tokens):
+        if repository.duplicate:
+            return repository.duplicate
+    return None
 
 
 class FakePasswordHasher(ports.PasswordHasher):

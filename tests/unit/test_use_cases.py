@@ -434,3 +434,13 @@ class TestIdempotencyKeysBelongToTheCaller:
         assert [key for _, key in uow.idempotency_keys.rows] == ["recent"]
         assert list(uow.revoked_tokens.rows) == ["alive"]
         assert uow.committed
+
+
+def test_logging_out_of_the_browser_moves_the_session_version_on():
+    uow = FakeUnitOfWork()
+    user = a_user(uow)
+
+    users.end_browser_sessions(user.id, uow=uow)
+
+    assert uow.users.get(user.id).session_version == 1
+    assert uow.committed
