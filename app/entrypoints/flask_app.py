@@ -20,7 +20,6 @@ from app.entrypoints.api.errors import (
     http_exception_response,
     register_error_handlers,
 )
-from app.entrypoints.api.openapi import ServiceMarshmallowPlugin
 from app.entrypoints.api.parsing import UnreadableBody, read_body
 from app.entrypoints.api.tokens import configure_jwt
 from app.entrypoints.dependencies import EXTENSION_KEY
@@ -76,8 +75,7 @@ def build_app(deps: Services) -> Flask:
         install_metrics(app)
     configure_jwt(app)
 
-    api = ServiceApi(app, spec_kwargs={"components": {"schemas": {}},
-                                       "marshmallow_plugin": ServiceMarshmallowPlugin()})
+    api = ServiceApi(app, spec_kwargs={"components": {"schemas": {}}})
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     for blueprint in (auth.blp, lookups.blp, orders.blp):
