@@ -20,6 +20,7 @@ from app.entrypoints.api.errors import (
     http_exception_response,
     register_error_handlers,
 )
+from app.entrypoints.api.openapi import ServiceMarshmallowPlugin
 from app.entrypoints.api.parsing import UnreadableBody, read_body
 from app.entrypoints.api.tokens import configure_jwt
 from app.entrypoints.dependencies import EXTENSION_KEY
@@ -46,6 +47,10 @@ class ServiceApi(Api):
 
     def handle_http_exception(self, error: HTTPException) -> Response:
         return http_exception_response(error)
+
+    def _register_pagination_header(self) -> None:
+        """None: pages are in the body, so the document has no pagination header (and no
+        PaginationMetadata schema that clients would turn into an unused model)."""
 
 
 def build_app(deps: Services) -> Flask:
@@ -75,7 +80,8 @@ def build_app(deps: Services) -> Flask:
         install_metrics(app)
     configure_jwt(app)
 
-    api = ServiceApi(app, spec_kwargs={"components": {"schemas": {}}})
+    api = ServiceApi(app, spec_kwargs={"components": {"schemas": {}},
+                                       "marshmallow_plugin": ServiceMarshmallowPlugin()})
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     for blueprint in (auth.blp, lookups.blp, orders.blp):

@@ -30,16 +30,27 @@ class TestRegistrationAndLogin:
         assert body["access_token"] and body["refresh_token"]
 
     def test_the_original_curl_examples_work_verbatim(self, api):
-        # curl --data '{...}' labels JSON as a form; it must still be read as JSON.
-        body = '{"email": "curl@example.com", "password": "s3cret-pass", "api_key": "123456721"}'
-        registered = api.post("/api/auth/admin-register/", data=body, headers={
-            "Content-Type": "application/x-www-form-urlencoded"})
-        logged_in = api.post("/api/auth/login/", data=body, headers={
-            "Content-Type": "application/x-www-form-urlencoded"})
+        # The original service's first published example, as curl --data-raw sends it: JSON
+        # labelled as a form, with a phone number one digit short.
+        published = ('{\n    "email":"blabla@gmail.com",\n    "phone_number":"+25471232435",\n'
+                     '    "password":"////.///Rono123",\n    "api_key":"123456721"\n}')
+        as_curl_sends_it = {"Content-Type": "application/x-www-form-urlencoded"}
 
-        assert registered.status_code == 201
+        refused = api.post("/api/auth/admin-register/", data=published,
+                           headers=as_curl_sends_it)
+        registered = api.post("/api/auth/admin-register/", headers=as_curl_sends_it,
+                              data=published.replace("+25471232435", "+254712324350"))
+        logged_in = api.post("/api/auth/login/", headers=as_curl_sends_it,
+                             data=published.replace("+25471232435", "ignored"))
+
+        expected = ("Not a valid phone number: expected a mobile number of Kenya, "
+                    "+2547XXXXXXXX, such as +254712123456.")
+        assert refused.status_code == 422
+        assert refused.json() == {"error": expected, "code": "phone_number_invalid",
+                                  "details": {"phone_number": [expected]}}
+        assert registered.status_code == 201, registered.text
         assert logged_in.status_code == 200
-        assert logged_in.json()["email"] == "curl@example.com"
+        assert logged_in.json()["email"] == "blabla@gmail.com"
 
     def test_a_real_form_body_is_accepted(self, api):
         response = api.post("/api/auth/admin-register/", data={
@@ -242,11 +253,27 @@ class TestOrders:
         assert response.status_code == 200
         assert response.json()["order"] == order | {"replies": []}
 
-    @pytest.mark.parametrize("order_id", ["not-a-uuid", "7f0e4a4e-0000-4000-8000-000000000000"])
-    def test_unknown_and_malformed_order_ids_are_not_found(self, api, admin, order_id):
+    @pytest.mark.parametrize(("order_id", "code"), [
+        ("7f0e4a4e-0000-4000-8000-000000000000", "order_not_found"),
+        ("not-a-uuid", "not_found")])
+    def test_unknown_and_malformed_order_ids_in_the_path_are_not_found(self, api, admin,
+                                                                       order_id, code):
         response = api.get(f"/api/orders/{order_id}/", token=admin.access_token)
 
-        assert_error(response, 404, "order_not_found")
+        assert_error(response, 404, code)
+
+    def test_a_malformed_id_in_a_body_or_query_is_a_validation_error(self, api, admin,
+                                                                     customer):
+        confirm = api.post("/api/orders/customer-order/confirm/", token=admin.access_token,
+                           json={"customer_code": customer["code"], "order_id": "not-a-uuid"})
+        by_id = api.get("/api/orders/customer/all-orders/?customer_id=not-a-uuid",
+                        token=admin.access_token)
+        by_code = api.post("/api/orders/create/", token=admin.access_token,
+                           json={"customer_code": "ZZZ", "item": "Tea", "amount": "5"})
+
+        assert "order_id" in assert_error(confirm, 400, "validation_error")["details"]
+        assert "customer_id" in assert_error(by_id, 400, "validation_error")["details"]
+        assert "customer_code" in assert_error(by_code, 400, "validation_error")["details"]
 
     def test_an_unknown_customer_cannot_order(self, api, admin, customer):
         response = self.create(api, admin, {"code": "ZZZZ9999"})
@@ -353,8 +380,17 @@ class TestOrders:
 
     def test_a_customers_orders_need_a_customer(self, api, admin):
         missing = api.post("/api/orders/customer/all-orders/", token=admin.access_token, json={})
+        missing_in_query = api.get("/api/orders/customer/all-orders/", token=admin.access_token)
         unknown = api.post("/api/orders/customer/all-orders/", token=admin.access_token,
                            json={"customer_code": "ZZZZ9999"})
 
+        # The body's schema states "one of the two"; query parameters cannot, so it is a 422.
         assert_error(missing, 400, "validation_error")
+        assert_error(missing_in_query, 422, "customer_required")
         assert_error(unknown, 404, "customer_not_found")
+
+    def test_an_amount_as_a_json_number_with_three_decimals_is_refused_by_the_use_case(
+            self, api, admin, customer):
+        response = self.create(api, admin, customer, amount=1.234)
+
+        assert "amount" in assert_error(response, 422, "amount_invalid")["details"]

@@ -96,3 +96,45 @@ def test_the_docs_page_loads_its_assets_from_the_service(api):
     assert "https://" not in page.text
     for asset in ["swagger-ui-bundle.js", "swagger-ui.css"]:
         assert api.get(f"/docs/assets/{asset}").status_code == 200
+
+
+def _subschemas(node):
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _subschemas(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _subschemas(value)
+
+
+def test_the_document_is_written_the_way_code_generators_read_it(api):
+    spec = api.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    create = spec["paths"]["/api/orders/create/"]["post"]
+
+    assert not [s for s in _subschemas(spec) if None in (s.get("enum") or [])]
+    assert not [s for s in _subschemas(spec)
+                if {"type": "object", "nullable": True} in (s.get("anyOf") or [])]
+    for name, schema in schemas.items():
+        if name.endswith(("Out", "Envelope")):
+            assert set(schema["required"]) == set(schema["properties"]), name
+    [key] = [p for p in create["parameters"] if p["name"] == "Idempotency-Key"]
+    assert key["required"] is False and "nullable" not in key["schema"]
+    assert "default" not in key["schema"]
+    assert schemas["PlaceOrderIn"]["properties"]["amount"]["oneOf"][0]["type"] == "string"
+    assert schemas["OrderOut"]["properties"]["status"] == {
+        "$ref": "#/components/schemas/OrderStatus"}
+
+
+def test_list_bodies_are_optional_and_links_lead_to_the_core(api):
+    paths = api.get("/openapi.json").json()["paths"]
+
+    for path in ["/api/lookup/all-users/", "/api/lookup/all-customers/",
+                 "/api/orders/all-orders/", "/api/auth/logout/"]:
+        assert paths[path]["post"]["requestBody"]["required"] is False, path
+    customer_links = paths["/api/auth/create-customer/"]["post"]["responses"]["201"]["links"]
+    order_links = paths["/api/orders/create/"]["post"]["responses"]["201"]["links"]
+    assert {link["operationId"] for link in customer_links.values()} >= {
+        "createOrder", "listCustomerOrders", "getCustomerOrders"}
+    assert {link["operationId"] for link in order_links.values()} == {"getOrder", "confirmOrder"}

@@ -1,4 +1,4 @@
-"""Hostile input gets a 400 (or a 404 for ids, a 422 for phone numbers) in the error shape,
+"""Hostile input gets a 400 (or a 404 for ids in paths, a 422 for phone numbers) in the error shape,
 never a 500; text that is merely unusual is stored and returned as sent, less the control and
 format characters that no SMS should carry.
 
@@ -89,12 +89,14 @@ class TestTextIsKeptIntact:
 
     def test_sql_in_a_lookup_finds_nothing_and_breaks_nothing(self, api, admin, customer):
         for text in TEXTS.values():
-            for path, params in [("/api/lookup/all-users/", {"email": text}),
-                                 ("/api/orders/all-orders/", {"customer_code": text})]:
-                response = api.get(path, token=admin.access_token, params=params)
+            by_email = api.get("/api/lookup/all-users/", token=admin.access_token,
+                               params={"email": text})
+            by_code = api.get("/api/orders/all-orders/", token=admin.access_token,
+                              params={"customer_code": text})
 
-                assert response.status_code == 200, response.text
-                assert response.json()["total"] == 0
+            assert by_email.status_code == 200, by_email.text
+            assert by_email.json()["total"] == 0
+            assert_refused(by_code, "customer_code")  # not 8 letters or digits
         assert api.get("/api/orders/all-orders/", token=admin.access_token).status_code == 200
 
     def test_an_idempotency_key_with_sql_in_it_still_replays(self, api, admin, customer):
@@ -215,7 +217,7 @@ class TestNumbersAndStrings:
     def test_amounts_as_numbers_or_strings_are_exact(self, api, admin, customer):
         for amount, shown in [
                 ("420", "420.00"), (420, "420.00"), (420.5, "420.50"), ("0.01", "0.01"),
-                ("9999999999.99", "9999999999.99"), ("1.50", "1.50"), ("1E2", "100.00")]:
+                ("9999999999.99", "9999999999.99"), ("1.50", "1.50")]:
             response = create(api, admin, customer, amount=amount)
 
             assert response.status_code == 201, response.text
@@ -224,7 +226,8 @@ class TestNumbersAndStrings:
     def test_impossible_amounts_are_refused(self, api, admin, customer):
         for amount in ["-0", "0.00", -1, 0, "-0.01", "Infinity", "-Infinity", "sNaN",
                        "1e-400", 1e-400, "0.001", "1.005", "10000000000", 1e10, "1e999999999",
-                       "", " ", "1,000.00", "0x10", True, None, [], {}, "420 KES"]:
+                       "", " ", "1,000.00", "0x10", True, None, [], {}, "420 KES", "1E2",
+                       " 420", "+420", "0420"]:
             assert_refused(create(api, admin, customer, amount=amount), "amount")
 
     def test_non_finite_json_numbers_are_refused(self, api, admin, customer):
@@ -315,13 +318,13 @@ class TestIds:
             assert_refused(number, "user_id")
             assert_refused(customer, "user_id")
 
-    def test_an_order_id_that_is_not_a_uuid_is_not_found(self, api, admin, customer):
-        for order_id in [*self.NOT_UUIDS[:-1], "0" * 64]:
+    def test_an_order_id_that_is_not_a_uuid_is_a_validation_error(self, api, admin, customer):
+        for order_id in [*self.NOT_UUIDS, 12345, None]:
             response = api.post("/api/orders/customer-order/confirm/",
                                 token=admin.access_token,
                                 json={"customer_code": customer["code"], "order_id": order_id})
 
-            assert_error(response, 404, "order_not_found")
+            assert_refused(response, "order_id")
 
     def test_a_path_id_that_is_not_a_uuid_is_not_found(self, api, admin):
         for path_id in ["%27%20OR%201%3D1", "..%2F..%2Fetc", "x" * 2_000]:
@@ -330,13 +333,13 @@ class TestIds:
             assert response.status_code == 404
             assert response.json()["code"] in {"order_not_found", "not_found"}
 
-    def test_a_customer_id_that_is_not_a_uuid_is_not_found(self, api, admin):
+    def test_a_customer_id_that_is_not_a_uuid_is_a_validation_error(self, api, admin):
         for customer_id in ["not-a-uuid", "1234", "00000000-0000-0000-0000-00000000000g",
                             "' OR 1=1 --"]:
             response = api.get("/api/orders/customer/all-orders/", token=admin.access_token,
                                params={"customer_id": customer_id})
 
-            assert_error(response, 404, "customer_not_found")
+            assert_refused(response, "customer_id")
 
 
 class TestRepeatedParameters:

@@ -16,13 +16,13 @@ def test_metrics_count_requests_by_route_and_the_outbox_by_status(
     with live_app(settings_for_tests(database_url, metrics_enabled=True)) as client:
         client.post("/api/orders/create/", token=admin.access_token,
                     json={"customer_code": customer["code"], "item": "Maize", "amount": "1"})
-        client.get("/api/orders/not-a-uuid/", token=admin.access_token)
+        client.get("/api/orders/7f0e4a4e-0000-4000-8000-000000000000/", token=admin.access_token)
 
         text = client.get("/metrics").text
 
     assert ('http_requests_total{endpoint="/api/orders/create/",method="POST",status="201"} 1.0'
             in text)
-    assert ('http_requests_total{endpoint="/api/orders/<string:order_id>/",method="GET",'
+    assert ('http_requests_total{endpoint="/api/orders/<uuid:order_id>/",method="GET",'
             'status="404"} 1.0' in text)
     assert 'http_request_duration_seconds_bucket{endpoint="/api/orders/create/"' in text
     assert 'sms_messages{status="queued"} 1.0' in text

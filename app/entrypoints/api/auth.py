@@ -7,13 +7,14 @@ from functools import wraps
 from typing import Any
 from uuid import UUID
 
+from flask import Response
 from flask.views import MethodView
 from flask_jwt_extended import decode_token, get_jwt, jwt_required
 from jwt import ExpiredSignatureError, InvalidTokenError
-from webargs.flaskparser import abort
 
 from app.entrypoints.api.errors import ErrorSchema as ErrorOut
 from app.entrypoints.api.errors import error_response
+from app.entrypoints.api.openapi import link, links
 from app.entrypoints.api.parsing import Blueprint
 from app.entrypoints.api.schemas import (
     AddUserNumberIn,
@@ -65,8 +66,11 @@ class AdminRegister(MethodView):
                       description="Wrong API key (invalid_api_key), or registration is closed "
                                   "(registration_closed)")
     @blp.alt_response(409, schema=ErrorOut, description="Email or phone number taken")
-    @blp.alt_response(422, schema=ErrorOut, description="Not a number the service texts")
+    @blp.alt_response(422, schema=ErrorOut,
+                      description="Not a number the service texts (phone_number_invalid), "
+                                  "or an address it cannot keep (email_invalid)")
     @blp.alt_response(429, schema=ErrorOut, description="Too many attempts")
+    @blp.doc(operationId="registerAdmin")
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Register an administrator with the service's API key"""
         deps = services()
@@ -83,6 +87,7 @@ class Login(MethodView):
     @blp.response(200, TokensOut)
     @blp.alt_response(401, schema=ErrorOut, description="Wrong email or password")
     @blp.alt_response(429, schema=ErrorOut, description="Too many attempts")
+    @blp.doc(operationId="login")
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Log an administrator in with email and password"""
         deps = services()
@@ -99,7 +104,7 @@ class Refresh(MethodView):
 
     @blp.response(200, TokensOut)
     @blp.alt_response(401, schema=ErrorOut, description="Not a valid refresh token")
-    @blp.doc(security=ADMIN)
+    @blp.doc(operationId="refreshTokens", security=ADMIN)
     def post(self) -> dict[str, Any]:
         """Trade a refresh token for new tokens; the old refresh token stops working"""
         claims = get_jwt()
@@ -113,14 +118,21 @@ class Refresh(MethodView):
 class Logout(MethodView):
     decorators = [jwt_required(verify_type=False)]
 
-    @blp.arguments(LogoutIn)
+    @blp.arguments(LogoutIn, required=False)
     @blp.response(200, MessageOut)
-    @blp.doc(security=ADMIN)
-    def post(self, body: dict[str, Any]) -> dict[str, str]:
+    @blp.alt_response(422, schema=ErrorOut,
+                      description="The refresh token in the body is not one of yours")
+    @blp.doc(operationId="logout", security=ADMIN)
+    def post(self, body: dict[str, Any]) -> dict[str, str] | Response:
         """Revoke the presented token and its session, and the refresh token in the body"""
         claims = get_jwt()
-        tokens = [issued(claims), *_refresh_token_of(claims["sub"], body["refresh_token"])]
-        auth.revoke_tokens(tokens, uow=services().uow(), family_expires_at=family_expires_at())
+        also = _refresh_token_of(claims["sub"], body["refresh_token"])
+        if also is None:
+            message = "Not one of your refresh tokens."
+            return error_response(422, message, "refresh_token_invalid",
+                                  {"refresh_token": [message]})
+        auth.revoke_tokens([issued(claims), *also], uow=services().uow(),
+                           family_expires_at=family_expires_at())
         return {"message": "Logged out."}
 
 
@@ -133,7 +145,9 @@ class AddUserNumber(MethodView):
     @blp.alt_response(404, schema=ErrorOut, description="No such user")
     @blp.alt_response(409, schema=ErrorOut, description="Another user has that number")
     @blp.alt_response(422, schema=ErrorOut, description="Not a number the service texts")
-    @blp.doc(security=ADMIN)
+    @blp.doc(operationId="addUserNumber", security=ADMIN, **links(
+        200, createCustomer=link("createCustomer", "Make the user a customer",
+                                 body={"user_id": "$response.body#/user/id"})))
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Give a user a phone number (stored in E.164), vouched for by the administrator"""
         deps = services()
@@ -152,7 +166,15 @@ class CreateCustomer(MethodView):
     @blp.alt_response(409, schema=ErrorOut, description="Already a customer")
     @blp.alt_response(422, schema=ErrorOut,
                       description="The user has no phone number, or has not proven it")
-    @blp.doc(security=ADMIN)
+    @blp.doc(operationId="createCustomer", security=ADMIN, **links(
+        201,
+        createOrder=link("createOrder", "Record an order for the customer",
+                         body={"customer_code": "$response.body#/customer/code"}),
+        listCustomerOrders=link("listCustomerOrders", "The customer's orders",
+                                body={"customer_code": "$response.body#/customer/code"}),
+        getCustomerOrders=link("getCustomerOrders", "The customer's orders",
+                               parameters={"customer_id": "$response.body#/customer/id"}),
+    ))
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Turn a user into a customer with an 8-character code"""
         deps = services()
@@ -160,8 +182,9 @@ class CreateCustomer(MethodView):
         return {"customer": customer}
 
 
-def _refresh_token_of(subject: str, token: str | None) -> list[IssuedToken]:
-    """The body's refresh token, when it is one of this admin's and still worth revoking."""
+def _refresh_token_of(subject: str, token: str | None) -> list[IssuedToken] | None:
+    """The body's refresh token, when it is one of this admin's and still worth revoking;
+    None when it is not one of theirs."""
     if not token:
         return []
     try:
@@ -171,5 +194,5 @@ def _refresh_token_of(subject: str, token: str | None) -> list[IssuedToken]:
     except InvalidTokenError:
         claims = {}
     if claims.get("type") != "refresh" or claims.get("sub") != subject:
-        abort(400, messages={"json": {"refresh_token": ["Not one of your refresh tokens."]}})
+        return None
     return [issued(claims)]

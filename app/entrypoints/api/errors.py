@@ -19,11 +19,13 @@ from app.services import errors as services
 log = logging.getLogger(__name__)
 
 # Domain error → (HTTP status, machine code). Subclasses not listed fall back to their base.
+# A request reaches a use case only once it matches the OpenAPI document (a mismatch is a
+# 400 from the schemas), so a value a use case refuses is a 422: the document allowed it.
 DOMAIN_ERRORS: dict[type[domain.DomainError], tuple[int, str]] = {
-    domain.InvalidEmail: (400, "validation_error"),
-    domain.InvalidMoney: (400, "validation_error"),
-    domain.InvalidItem: (400, "validation_error"),
-    domain.InvalidCustomerCode: (400, "validation_error"),
+    domain.InvalidEmail: (422, "email_invalid"),
+    domain.InvalidMoney: (422, "amount_invalid"),
+    domain.InvalidItem: (422, "item_invalid"),
+    domain.InvalidCustomerCode: (422, "customer_code_invalid"),
     services.InvalidCredentials: (401, "invalid_credentials"),
     services.TokenRevoked: (401, "token_revoked"),
     services.InvalidApiKey: (403, "invalid_api_key"),

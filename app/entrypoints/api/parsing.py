@@ -20,8 +20,13 @@ class UnreadableBody(ValueError):
     """The body is neither JSON nor form-encoded fields."""
 
 
+# No body at all (webargs' own marker for "nothing there"). A body of JSON ``null`` is read
+# as ``None``: a body, and not the object the document asks for.
+NO_BODY = core.missing
+
+
 def read_body(request: Request) -> Any:
-    """The request body as data, read once per request; ``None`` when there is none.
+    """The request body as data, read once per request; ``NO_BODY`` when there is none.
 
     The original service's curl examples send JSON labelled as a form, so the body is tried
     as JSON first, then as ``a=1&b=2``.
@@ -32,8 +37,8 @@ def read_body(request: Request) -> Any:
 
 
 def _parse(raw: bytes) -> Any:
-    if not raw.strip():
-        return None
+    if not raw:  # whitespace alone is not JSON, nor a form either
+        return NO_BODY
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -74,7 +79,7 @@ class BodyParser(FlaskParser):
             body = read_body(req)
         except UnreadableBody as error:
             abort(400, messages={"json": [str(error)]}, error_code="invalid_json")
-        return core.missing if body is None else body
+        return body
 
     def load_querystring(self, req: Request, schema: Schema) -> Any:
         """The query parameters; one the schema knows given twice is ambiguous, so refused."""
