@@ -16,7 +16,8 @@ from app.adapters.sqlalchemy.database import create_engine_for, database_answers
 from app.adapters.sqlalchemy.unit_of_work import SharedConnections, SqlAlchemyUnitOfWork
 from app.config import Settings
 from app.services.limits import Limits
-from app.services.ports import Clock, PasswordHasher, UnitOfWork
+from app.services.outbox import Polling
+from app.services.ports import Clock, OutboxWakeup, PasswordHasher, UnitOfWork
 from app.services.signin import IdentityProvider
 from app.services.sms import SmsGateway
 from app.services.users import PhoneCodes
@@ -45,6 +46,7 @@ class Services:
     dispose: Callable[[], None]
     identity_provider: IdentityProvider
     sms_gateway: Callable[[], SmsGateway]
+    outbox_wakeup: Callable[[], OutboxWakeup]
     limits: Limits
     phone_codes: PhoneCodes
 
@@ -69,6 +71,7 @@ def bootstrap(settings: Settings) -> Services:
         dispose=engine.dispose,
         identity_provider=AuthlibIdentityProvider(settings),
         sms_gateway=lambda: sms_gateway_for(settings),
+        outbox_wakeup=lambda: outbox_wakeup_for(settings),
         limits=limits_for(settings),
         # A key of its own, derived from the session secret, for the codes' digests.
         phone_codes=PhoneCodes(hmac.new(settings.secret_key.encode(), b"phone codes",
@@ -97,3 +100,13 @@ def sms_gateway_for(settings: Settings) -> SmsGateway:
             send_deadline=settings.sms_send_deadline_seconds,
         )
     return ConsoleSmsGateway()
+
+
+def outbox_wakeup_for(settings: Settings) -> OutboxWakeup:
+    """What wakes the outbox worker: PostgreSQL's notifications, else its polling alone."""
+    if not settings.database_url.startswith("postgresql"):
+        return Polling()
+    # Imported here: psycopg comes with the postgres extra only.
+    from app.adapters.sqlalchemy.outbox_wakeup import PostgresOutboxWakeup
+
+    return PostgresOutboxWakeup(settings.database_url)

@@ -101,11 +101,15 @@ class Settings:
     # empty: from anywhere.
     at_callback_allowed_networks: str = field(default="",
                                               metadata=_env("AT_CALLBACK_ALLOWED_NETWORKS"))
-    sms_worker_concurrency: int = field(default=8, metadata=_env("SMS_WORKER_CONCURRENCY"))
+    # Sends in flight per worker, at most: the gateway's pushback lowers it for a while.
+    sms_worker_concurrency: int = field(default=200, metadata=_env("SMS_WORKER_CONCURRENCY"))
     sms_worker_poll_seconds: int = field(default=1, metadata=_env("SMS_WORKER_POLL_SECONDS"))
     sms_worker_lease_seconds: int = field(default=300, metadata=_env("SMS_WORKER_LEASE_SECONDS"))
     # SMS are sent after the fact; requests people wait for come first on a shared CPU.
     sms_worker_nice: int = field(default=10, metadata=_env("SMS_WORKER_NICE"))
+    # host:port where the worker serves its Prometheus metrics; empty: it serves none.
+    sms_worker_metrics_address: str = field(default="",
+                                            metadata=_env("SMS_WORKER_METRICS_ADDRESS"))
     sms_max_attempts: int = field(default=8, metadata=_env("SMS_MAX_ATTEMPTS"))
     sms_retry_base_seconds: int = field(default=30, metadata=_env("SMS_RETRY_BASE_SECONDS"))
     # Keep it well below the lease, so that a send ends before its message may be taken again.
@@ -168,6 +172,15 @@ class Settings:
                                      "such as KE or KE,UG.") from error
 
     @property
+    def worker_metrics_endpoint(self) -> tuple[str, int]:
+        """SMS_WORKER_METRICS_ADDRESS as (host, port); an empty host is every interface."""
+        host, _, port = self.sms_worker_metrics_address.rpartition(":")
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigurationError("SMS_WORKER_METRICS_ADDRESS must be host:port, such as "
+                                     f"127.0.0.1:9101, not {self.sms_worker_metrics_address!r}.")
+        return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - the operator's choice
+
+    @property
     def callback_networks(self) -> tuple[Network, ...]:
         return _callback_networks(self.at_callback_allowed_networks)
 
@@ -203,6 +216,10 @@ class Settings:
                 "SMS_WORKER_LEASE_SECONDS, so that no send outlives its claim.")
         if not 0 <= self.sms_worker_nice <= 19:
             raise ConfigurationError("SMS_WORKER_NICE must be between 0 and 19.")
+        if not 1 <= self.sms_worker_concurrency <= 10_000:
+            raise ConfigurationError("SMS_WORKER_CONCURRENCY must be between 1 and 10000.")
+        if self.sms_worker_metrics_address:
+            self.worker_metrics_endpoint  # noqa: B018 - raises when it is no host:port
         if self.sms_backend == "africastalking" and not (self.at_username and self.at_api_key):
             raise ConfigurationError(
                 "SMS_BACKEND=africastalking needs AT_USERNAME and AT_API_KEY.")

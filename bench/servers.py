@@ -173,7 +173,8 @@ def has_sms_worker() -> bool:
 @contextmanager
 def sms_worker(env: dict[str, str], gateway_url: str) -> Iterator[Path]:
     worker_env = {**env, "SMS_BACKEND": "africastalking", "AT_USERNAME": "bench",
-                  "AT_API_KEY": "bench-key", "AT_BASE_URL": gateway_url}
+                  "AT_API_KEY": "bench-key", "AT_BASE_URL": gateway_url,
+                  "AT_CALLBACK_TOKEN": secrets.token_urlsafe(32)}
     command = [str(BIN / "flask"), "--app", "app", "sms-worker"]
     with process("sms-worker", command, worker_env) as log:
         deadline = time.monotonic() + 30

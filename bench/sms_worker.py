@@ -1,9 +1,12 @@
 """How fast one SMS worker drains its queue against a gateway that takes 100 ms per message.
 
-The baseline, measured in the same run, is what the gateway allows: ``concurrency / latency``
-messages per second. A worker bound by the gateway, not by itself, stays close to it.
+The baseline is what the gateway allows: ``concurrency / latency`` messages per second. A
+worker bound by the gateway, not by itself, stays close to it. The gateway is
+bench/fake_gateway.py in a process of its own; the worker runs in this one.
 
     .venv/bin/python -m bench.sms_worker [--messages 400] [--latency 0.1]
+    .venv/bin/python -m bench.sms_worker --latency 0 --concurrency 200 --messages 20000 \
+        --profile /tmp/sms-worker-profile.txt    # where the worker's time goes (pyinstrument)
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ from __future__ import annotations
 import argparse
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import uuid4
 
+from pyinstrument import Profiler
 from sqlalchemy import create_engine, text
 
 from app.adapters.sms.africastalking import AfricasTalkingSmsGateway
@@ -23,13 +28,14 @@ from app.domain.notifications import SmsMessage
 from app.domain.values import PhoneNumber
 from app.services import outbox
 from app.services.sms import RetryPolicy
-from tests.integration.fake_africastalking import FakeAfricasTalking, accept_all
+from bench import servers
 
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
-def measure(url: str, *, messages: int, concurrency: int, latency: float) -> float:
-    engine = create_engine_for(url, pool_size=concurrency + 2)
+def measure(url: str, *, messages: int, concurrency: int, latency: float,
+            profile: str = "") -> float:
+    engine = create_engine_for(url, pool_size=2)
 
     def uow() -> SqlAlchemyUnitOfWork:
         return SqlAlchemyUnitOfWork(engine)
@@ -40,18 +46,23 @@ def measure(url: str, *, messages: int, concurrency: int, latency: float) -> flo
             work.outbox.add(SmsMessage(recipient=PhoneNumber("+254719485369"),
                                        text=f"bench {n}", created_at=now))
         work.commit()
-    with FakeAfricasTalking(otherwise=accept_all(delay=latency)) as fake:
+    with servers.fake_gateway(latency) as gateway:
         worker = outbox.OutboxWorker(
             uow=uow, clock=lambda: datetime.now(UTC), policy=RetryPolicy(),
-            gateway=AfricasTalkingSmsGateway("sandbox", "bench", base_url=fake.base_url,
+            gateway=AfricasTalkingSmsGateway("sandbox", "bench", base_url=gateway,
                                              pool_size=concurrency),
             settings=outbox.WorkerSettings(concurrency=concurrency,
                                            lease=timedelta(minutes=5)),
         )
+        profiler = Profiler() if profile else None
         started = time.perf_counter()
+        if profiler:
+            profiler.start()
         handled = worker.drain()
         elapsed = time.perf_counter() - started
-        worker.close()
+        if profiler:
+            profiler.stop()
+            Path(profile).write_text(profiler.output_text(show_all=False))
     engine.dispose()
     assert handled == messages, f"drained {handled} of {messages}"
     return messages / elapsed
@@ -61,7 +72,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=400)
     parser.add_argument("--latency", type=float, default=0.1)
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8, 16, 32])
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 100, 200])
+    parser.add_argument("--profile", default="", help="write a pyinstrument profile here")
     args = parser.parse_args()
 
     name = f"bench_sms_{uuid4().hex[:8]}"
@@ -76,7 +88,7 @@ def main() -> None:
         for concurrency in args.concurrency:
             count = max(args.messages, concurrency * 20)
             rate = measure(url, messages=count, concurrency=concurrency,
-                           latency=args.latency)
+                           latency=args.latency, profile=args.profile)
             ideal = concurrency / args.latency
             worst = min(worst, rate / ideal)
             print(f"| {concurrency} | {rate:.1f} | {ideal:.1f} | {rate / ideal:.2f} |",

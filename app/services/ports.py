@@ -7,7 +7,7 @@ them in memory.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -94,6 +94,16 @@ class OrderRepository(abc.ABC):
         """Orders newest first."""
 
 
+@dataclass(frozen=True)
+class OutboxSummary:
+    """The outbox at a glance: messages by status, how many are due and waiting for a
+    worker, and since when the one waiting longest has been due (None: none waits)."""
+
+    by_status: dict[SmsStatus, int]
+    due: int
+    oldest_due_at: datetime | None
+
+
 class SmsOutbox(abc.ABC):
     """SMS messages waiting to be sent, written in the same transaction as their cause."""
 
@@ -107,11 +117,23 @@ class SmsOutbox(abc.ABC):
     def for_order(self, order_id: UUID) -> list[SmsMessage]: ...
 
     @abc.abstractmethod
-    def lock_due(self, now: datetime, *, limit: int) -> list[SmsMessage]:
-        """Queued messages due by ``now``, oldest first, locked for this transaction.
+    def claim_due(self, now: datetime, *, lease_until: datetime, limit: int
+                  ) -> list[SmsMessage]:
+        """Take up to ``limit`` queued messages due by ``now``, oldest first, for one worker
+        until ``lease_until``, each with its attempt counted (``SmsMessage.claim``), in one
+        statement.
 
-        Messages another transaction holds are skipped, not waited for, so that workers
+        Messages another transaction is claiming are skipped, not waited for, so that workers
         side by side claim different messages.
+        """
+
+    @abc.abstractmethod
+    def record(self, messages: Sequence[SmsMessage]) -> int:
+        """Write what became of claimed messages (status, next attempt, error, provider id,
+        sent at) in one statement; how many were written.
+
+        A message claimed again since (its attempts moved on, its lease having run out) is
+        left as the later claim has it.
         """
 
     @abc.abstractmethod
@@ -125,7 +147,20 @@ class SmsOutbox(abc.ABC):
     def failed(self, *, limit: int) -> list[SmsMessage]: ...
 
     @abc.abstractmethod
-    def count_by_status(self) -> dict[SmsStatus, int]: ...
+    def summary(self, now: datetime) -> OutboxSummary:
+        """Counts by status and the queue waiting at ``now``, in one query."""
+
+
+class OutboxWakeup(abc.ABC):
+    """Tells an outbox worker that messages were queued, so that it need not poll often."""
+
+    @abc.abstractmethod
+    async def wait(self, timeout: float) -> bool:
+        """True as soon as messages may have been queued since the previous call returned
+        (at once if they were meanwhile), False when ``timeout`` seconds pass first."""
+
+    async def aclose(self) -> None:  # noqa: B027 - most hold nothing to release
+        """Let go of whatever it listens on."""
 
 
 class IncomingMessages(abc.ABC):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeAlias
 
@@ -20,9 +20,16 @@ class Sent:
 
 @dataclass(frozen=True)
 class TransientFailure:
-    """Not sent this time, for a reason that may pass: worth trying again later."""
+    """Not sent this time, for a reason that may pass: worth trying again later.
+
+    ``pushback`` says the gateway asked for less (it throttled, failed or did not answer in
+    time) and ``retry_after`` how many seconds it asked to be left alone: news for the pace
+    of sending, not part of what became of the message, so outcomes compare without them.
+    """
 
     reason: str
+    pushback: bool = field(default=False, compare=False)
+    retry_after: float | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -36,11 +43,14 @@ SendOutcome: TypeAlias = Sent | TransientFailure | PermanentFailure
 
 
 class SmsGateway(abc.ABC):
-    """Hands one text to an SMS provider for one recipient."""
+    """Hands one text to an SMS provider for one recipient; many sends may be in flight."""
 
     @abc.abstractmethod
-    def send(self, to: str, text: str) -> SendOutcome:
+    async def send(self, to: str, text: str) -> SendOutcome:
         """Send ``text`` to the E.164 number ``to``; failures are outcomes, never exceptions."""
+
+    async def aclose(self) -> None:  # noqa: B027 - most gateways hold nothing to release
+        """Let go of connections; the next send opens new ones (in whatever event loop)."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import json
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Self, cast
@@ -28,7 +28,8 @@ class Answer:
 
     With ``trickle``, the body goes out one byte every ``trickle`` seconds, and so do the
     status line and headers with ``trickle_headers``. Without ``sized`` the answer carries no
-    Content-Length and its end is the connection's, as from an HTTP/1.0 server.
+    Content-Length and its end is the connection's, as from an HTTP/1.0 server. ``headers``
+    are sent besides Content-Type and Content-Length (such as Retry-After).
     """
 
     status: int = 201
@@ -38,6 +39,7 @@ class Answer:
     trickle: float = 0.0
     trickle_headers: bool = False
     sized: bool = True
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,7 @@ class _Handler(BaseHTTPRequestHandler):
         fake._wait(answer.delay)
         payload = answer.body.encode()
         end = ("Content-Length", str(len(payload))) if answer.sized else ("Connection", "close")
-        headers = [("Content-Type", answer.content_type), end]
+        headers = [("Content-Type", answer.content_type), end, *answer.headers.items()]
         self.close_connection = not answer.sized
         if answer.trickle_headers:
             reason = self.responses.get(answer.status, ("",))[0]

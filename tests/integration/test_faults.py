@@ -200,7 +200,6 @@ def test_orders_are_placed_at_once_whatever_the_sms_gateway_does(
         finally:
             stop.set()
             thread.join()
-            worker.close()
 
     assert [r.status_code for r in placed] == [201] * 9
     assert max(timings) < 1.0, timings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from app.adapters.sms.africastalking import AfricasTalkingSmsGateway
@@ -26,10 +27,9 @@ def deliver_outbox(uow_factory: UowFactory, gateway: FakeAfricasTalking) -> None
         policy=RetryPolicy(base_delay=timedelta(seconds=30)),
         settings=outbox.WorkerSettings(concurrency=2, poll_interval=0.05),
     )
-    try:
-        worker.drain()
-    finally:
-        worker.close()
+    # On a thread of its own: the browser tests' Playwright runs an event loop on this one.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(worker.drain).result()
 
 
 def texts_received(number: str, *, uow_factory: UowFactory,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import itertools
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -141,35 +143,61 @@ class FakeOrderRepository(ports.OrderRepository):
 
 
 class FakeSmsOutbox(ports.SmsOutbox):
+    """Stores and hands out copies, as a database does: a change needs save() or record()."""
+
     def __init__(self) -> None:
         self.rows: dict[UUID, SmsMessage] = {}
+        # Statements a database would have run, to see claims and records batched.
+        self.claims = 0
+        self.records = 0
 
     def add(self, message: SmsMessage) -> None:
-        self.rows[message.id] = message
+        self.rows[message.id] = replace(message)
 
     def get(self, message_id: UUID) -> SmsMessage | None:
-        return self.rows.get(message_id)
+        message = self.rows.get(message_id)
+        return replace(message) if message else None
 
     def for_order(self, order_id: UUID) -> list[SmsMessage]:
-        return [m for m in self.rows.values() if m.order_id == order_id]
+        return [replace(m) for m in self.rows.values() if m.order_id == order_id]
 
-    def lock_due(self, now: datetime, *, limit: int) -> list[SmsMessage]:
-        due = [m for m in self.rows.values()
-               if m.status is SmsStatus.QUEUED and m.next_attempt_at <= now]
-        return sorted(due, key=lambda m: (m.next_attempt_at, str(m.id)))[:limit]
+    def claim_due(self, now: datetime, *, lease_until: datetime, limit: int
+                  ) -> list[SmsMessage]:
+        self.claims += 1
+        claimed = self.due(now)[:limit]
+        for message in claimed:
+            message.claim(lease_until=lease_until)
+            self.rows[message.id] = replace(message)
+        return claimed
+
+    def record(self, messages: Sequence[SmsMessage]) -> int:
+        self.records += 1
+        current = [m for m in messages if self.rows[m.id].attempts == m.attempts]
+        for message in current:
+            self.rows[message.id] = replace(message)
+        return len(current)
 
     def save(self, message: SmsMessage) -> None:
-        self.rows[message.id] = message
+        self.rows[message.id] = replace(message)
 
     def get_by_provider_id(self, provider_message_id: str) -> SmsMessage | None:
-        return next((m for m in self.rows.values()
+        return next((replace(m) for m in self.rows.values()
                      if m.provider_message_id == provider_message_id), None)
 
     def failed(self, *, limit: int) -> list[SmsMessage]:
-        return [m for m in self.rows.values() if m.status is SmsStatus.FAILED][:limit]
+        return [replace(m) for m in self.rows.values() if m.status is SmsStatus.FAILED][:limit]
 
-    def count_by_status(self) -> dict[SmsStatus, int]:
-        return dict(Counter(m.status for m in self.rows.values()))
+    def summary(self, now: datetime) -> ports.OutboxSummary:
+        due = self.due(now)
+        return ports.OutboxSummary(by_status=dict(Counter(m.status for m in self.rows.values())),
+                                   due=len(due),
+                                   oldest_due_at=due[0].next_attempt_at if due else None)
+
+    def due(self, now: datetime) -> list[SmsMessage]:
+        """Copies of the queued messages due by ``now``, the longest due first."""
+        due = [replace(m) for m in self.rows.values()
+               if m.status is SmsStatus.QUEUED and m.next_attempt_at <= now]
+        return sorted(due, key=lambda m: (m.next_attempt_at, str(m.id)))
 
     def to(self, e164: str) -> list[str]:
         """The texts queued for one number, oldest first: what a test usually wants to read."""
@@ -344,18 +372,30 @@ class FakeClock:
 
 
 class RecordingSmsGateway(SmsGateway):
-    """Records every (to, text) it is asked to send; answers from a script, then Sent."""
+    """Records every (to, text) it is asked to send; answers from a script, then Sent.
 
-    def __init__(self, outcomes: Iterable[SendOutcome] = ()) -> None:
+    Each answer takes ``latency`` seconds; ``most_in_flight`` is the most sends it had at once.
+    """
+
+    def __init__(self, outcomes: Iterable[SendOutcome] = (), *, latency: float = 0.0) -> None:
         self.messages: list[tuple[str, str]] = []
         self._script = deque(outcomes)
         self._ids = itertools.count(1)
+        self._latency = latency
+        self.in_flight = 0
+        self.most_in_flight = 0
 
-    def send(self, to: str, text: str) -> SendOutcome:
+    async def send(self, to: str, text: str) -> SendOutcome:
         self.messages.append((to, text))
-        if self._script:
-            return self._script.popleft()
-        return Sent(provider_message_id=f"fake-{next(self._ids)}", cost=None)
+        outcome = (self._script.popleft() if self._script
+                   else Sent(provider_message_id=f"fake-{next(self._ids)}", cost=None))
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self._latency)
+        finally:
+            self.in_flight -= 1
+        return outcome
 
     def messages_to(self, to: str) -> list[str]:
         return [text for recipient, text in self.messages if recipient == to]

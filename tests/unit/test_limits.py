@@ -106,7 +106,7 @@ class TestSmsToOneNumber:
         assert held.status is SmsStatus.QUEUED
         assert held.next_attempt_at == datetime(2026, 3, 2, tzinfo=UTC)
         assert "Held back" in held.last_error
-        due = {m.id for m in uow.outbox.lock_due(clock(), limit=10)}
+        due = {m.id for m in uow.outbox.due(clock())}
         assert due == {p.notification.id for p in placed[:2]}
 
     def test_held_back_sms_fill_the_following_days_within_the_cap(self):
@@ -169,7 +169,7 @@ class TestAnswersToTexts:
         for n in range(3):
             text_in(uow, clock, "what?", sender=NUMBER, message_id=f"m{n}", limits=limits)
 
-        due_today = uow.outbox.lock_due(clock(), limit=10)
+        due_today = uow.outbox.due(clock())
         assert len(due_today) == 2
         assert len(uow.outbox.to(NUMBER)) == 3
 

@@ -1,8 +1,13 @@
+import threading
+import time
 from datetime import timedelta
+
+import pytest
 
 from app.domain.notifications import SmsMessage, SmsStatus
 from app.domain.values import PhoneNumber
 from app.services import outbox
+from app.services.limits import Limits, queue_sms
 from app.services.sms import PermanentFailure, RetryPolicy, Sent, TransientFailure
 from tests.unit.fakes import FakeClock, FakeUnitOfWork, RecordingSmsGateway
 
@@ -16,9 +21,9 @@ def queue(uow, clock, text="Your order ABC123 is recorded.", to=WANJIKU):
     return message
 
 
-def worker(uow, clock, gateway):
+def worker(uow, clock, gateway, concurrency=2):
     return outbox.OutboxWorker(uow=lambda: uow, gateway=gateway, clock=clock, policy=POLICY,
-                               settings=outbox.WorkerSettings(concurrency=2))
+                               settings=outbox.WorkerSettings(concurrency=concurrency))
 
 
 class TestSending:
@@ -39,6 +44,7 @@ class TestSending:
         uow, clock, gateway = FakeUnitOfWork(), FakeClock(), RecordingSmsGateway()
         message = queue(uow, clock)
         message.next_attempt_at = clock.now + timedelta(minutes=1)
+        uow.outbox.save(message)
 
         assert worker(uow, clock, gateway).drain() == 0
         assert gateway.messages == []
@@ -118,18 +124,193 @@ class TestSending:
 
     def test_sends_that_finish_together_are_recorded_together(self):
         uow, clock = FakeUnitOfWork(), FakeClock()
-        sent, refused, busy = (queue(uow, clock, text=f"message {n}") for n in range(3))
-        outbox.claim_due_messages(uow=uow, clock=clock, limit=3, lease=timedelta(minutes=5))
+        for n in range(3):
+            queue(uow, clock, text=f"message {n}")
+        sent, refused, busy = outbox.claim_due_messages(uow=uow, clock=clock, limit=3,
+                                                        lease=timedelta(minutes=5))
 
         recorded = outbox.record_outcomes(
-            [(sent.id, Sent("at-1")), (refused.id, PermanentFailure("DND: blocked")),
-             (busy.id, TransientFailure("HTTP 503 from gateway"))],
-            uow=uow, clock=clock, policy=POLICY)
+            [outbox.Answer(sent, Sent("at-1"), at=clock()),
+             outbox.Answer(refused, PermanentFailure("DND: blocked"), at=clock()),
+             outbox.Answer(busy, TransientFailure("HTTP 503 from gateway"), at=clock())],
+            uow=uow, policy=POLICY)
 
         assert [m.id for m in recorded] == [sent.id, refused.id, busy.id]
         assert [uow.outbox.get(m.id).status for m in (sent, refused, busy)] == [
             SmsStatus.SENT, SmsStatus.FAILED, SmsStatus.QUEUED]
+        assert uow.outbox.records == 1
         assert uow.committed
+
+    def test_the_time_sent_is_when_the_gateway_answered(self):
+        uow, clock = FakeUnitOfWork(), FakeClock()
+        queue(uow, clock)
+        [claimed] = outbox.claim_due_messages(uow=uow, clock=clock, limit=1,
+                                              lease=timedelta(minutes=5))
+        answered_at = clock.now + timedelta(seconds=1)
+        clock.advance(seconds=3)
+
+        [recorded] = outbox.record_outcomes([outbox.Answer(claimed, Sent("at-1"), answered_at)],
+                                            uow=uow, policy=POLICY)
+
+        assert recorded.sent_at == answered_at
+
+    def test_an_answer_recorded_after_the_message_was_claimed_again_changes_nothing(self):
+        uow, clock = FakeUnitOfWork(), FakeClock()
+        message = queue(uow, clock)
+        [first] = outbox.claim_due_messages(uow=uow, clock=clock, limit=1,
+                                            lease=timedelta(minutes=5))
+        clock.advance(minutes=5)  # the first worker's lease ran out: another takes it
+        [second] = outbox.claim_due_messages(uow=uow, clock=clock, limit=1,
+                                             lease=timedelta(minutes=5))
+        outbox.record_outcomes([outbox.Answer(second, Sent("at-2"), clock())], uow=uow,
+                               policy=POLICY)
+
+        outbox.record_outcomes([outbox.Answer(first, TransientFailure("timeout"), clock())],
+                               uow=uow, policy=POLICY)
+
+        stored = uow.outbox.get(message.id)
+        assert (stored.status, stored.provider_message_id) == (SmsStatus.SENT, "at-2")
+
+    def test_a_retry_waits_at_least_as_long_as_the_gateway_asked(self):
+        uow, clock = FakeUnitOfWork(), FakeClock()
+        message = queue(uow, clock)
+        gateway = RecordingSmsGateway([TransientFailure("HTTP 429 from gateway", pushback=True,
+                                                        retry_after=90)])
+
+        worker(uow, clock, gateway).drain()
+
+        assert uow.outbox.get(message.id).next_attempt_at == clock.now + timedelta(seconds=90)
+
+    def test_held_back_messages_wait_for_their_day(self):
+        uow, clock = FakeUnitOfWork(), FakeClock()
+        limits = Limits(sms_per_number_per_day=2)
+        for n in range(3):
+            queue_sms(SmsMessage(recipient=PhoneNumber(WANJIKU), text=f"order {n}",
+                                 created_at=clock()), uow=uow, limits=limits)
+        gateway = RecordingSmsGateway()
+
+        worker(uow, clock, gateway).drain()
+        today = sorted(gateway.messages_to(WANJIKU))
+        clock.advance(days=1)
+        worker(uow, clock, gateway).drain()
+
+        assert today == ["order 0", "order 1"]
+        assert gateway.messages_to(WANJIKU)[2:] == ["order 2"]
+
+
+class TestThroughput:
+    def test_sends_wait_for_the_gateway_side_by_side_up_to_the_concurrency(self):
+        uow, clock = FakeUnitOfWork(), FakeClock()
+        for n in range(60):
+            queue(uow, clock, text=f"message {n}")
+        gateway = RecordingSmsGateway(latency=0.05)
+
+        started = time.monotonic()
+        handled = worker(uow, clock, gateway, concurrency=20).drain()
+
+        assert handled == 60
+        assert gateway.most_in_flight == 20
+        assert time.monotonic() - started < 1.0  # three rounds of 50 ms, not sixty
+        assert uow.outbox.summary(clock()).by_status == {SmsStatus.SENT: 60}
+
+    def test_claims_and_records_are_batched(self):
+        uow, clock = FakeUnitOfWork(), FakeClock()
+        for n in range(100):
+            queue(uow, clock, text=f"message {n}")
+
+        worker(uow, clock, RecordingSmsGateway(latency=0.01), concurrency=100).drain()
+
+        assert uow.outbox.summary(clock()).by_status == {SmsStatus.SENT: 100}
+        assert uow.outbox.claims <= 3  # all that is due, then the look that finds nothing
+        assert uow.outbox.records <= 2
+
+    def test_a_worker_told_to_stop_finishes_the_messages_in_hand(self):
+        uow, clock = FakeUnitOfWork(), FakeClock()
+        for n in range(5):
+            queue(uow, clock, text=f"message {n}")
+        gateway = RecordingSmsGateway(latency=0.3)
+        stop = threading.Event()
+        running = threading.Thread(target=worker(uow, clock, gateway, concurrency=10).run,
+                                   args=(stop,))
+
+        running.start()
+        while len(gateway.messages) < 5:
+            time.sleep(0.01)
+        stop.set()
+        running.join(timeout=5)
+
+        assert not running.is_alive()
+        assert uow.outbox.summary(clock()).by_status == {SmsStatus.SENT: 5}
+
+
+class TestPace:
+    PUSHBACK = TransientFailure("HTTP 429 from gateway", pushback=True)
+
+    def test_a_pushback_halves_the_sends_in_flight(self):
+        pace = outbox.Pace(200)
+
+        pace.answered(self.PUSHBACK, started_in=pace.round, now=0)
+
+        assert pace.limit == 100
+        assert pace.room(in_flight=150, now=0) == 0
+        assert pace.room(in_flight=40, now=0) == 60
+
+    def test_pushbacks_from_one_round_count_once(self):
+        pace = outbox.Pace(200)
+        started_in = pace.round
+
+        for _ in range(50):
+            pace.answered(self.PUSHBACK, started_in=started_in, now=0)
+
+        assert pace.limit == 100
+
+    def test_each_answer_of_the_current_round_adds_one_back_up_to_the_most(self):
+        pace = outbox.Pace(8)
+        pace.answered(self.PUSHBACK, started_in=pace.round, now=0)
+        stale = pace.round - 1
+
+        pace.answered(Sent("at-1"), started_in=stale, now=0)
+        after_stale = pace.limit
+        for _ in range(10):
+            pace.answered(PermanentFailure("InvalidPhoneNumber (403)"), started_in=pace.round,
+                          now=0)
+
+        assert after_stale == 4
+        assert pace.limit == 8
+
+    def test_the_limit_never_falls_below_one(self):
+        pace = outbox.Pace(4)
+
+        for _ in range(10):
+            pace.answered(self.PUSHBACK, started_in=pace.round, now=0)
+
+        assert pace.limit == 1
+
+    def test_retry_after_starts_no_send_until_it_has_passed(self):
+        pace = outbox.Pace(10)
+
+        pace.answered(TransientFailure("HTTP 429 from gateway", pushback=True, retry_after=2),
+                      started_in=pace.round, now=100.0)
+
+        assert pace.room(in_flight=0, now=101.9) == 0
+        assert pace.room(in_flight=0, now=102.0) == 5
+
+    def test_a_retry_after_of_hours_pauses_for_minutes(self):
+        pace = outbox.Pace(10)
+
+        pace.answered(TransientFailure("HTTP 503 from gateway", pushback=True,
+                                       retry_after=86_400), started_in=pace.round, now=0)
+
+        assert pace.paused_until == outbox.LONGEST_PAUSE.total_seconds()
+
+    @pytest.mark.parametrize("outcome", [TransientFailure("InsufficientBalance (405)"),
+                                         Sent("at-1")])
+    def test_answers_that_are_no_pushback_leave_the_limit_alone_at_the_most(self, outcome):
+        pace = outbox.Pace(10)
+
+        pace.answered(outcome, started_in=pace.round, now=0)
+
+        assert pace.limit == 10
 
 
 class TestDeliveryReports:

@@ -1,21 +1,19 @@
-"""Africa's Talking SMS over its REST messaging API, with plain ``requests``."""
+"""Africa's Talking SMS over its REST messaging API, with aiohttp's asynchronous client."""
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import json
-import socket
-import threading
-import time
+import ssl
 from dataclasses import dataclass, replace
-from types import TracebackType
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlencode, urlsplit
+from urllib.request import getproxies, proxy_bypass
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.response import HTTPResponse
+import aiohttp
+import certifi
 
 from app.services.sms import (
     PermanentFailure,
@@ -42,6 +40,8 @@ REFUSED = {
     409: "DoNotDisturbRejection",
     502: "RejectedByGateway",
 }
+# Recipient statuses that say the gateway itself is in trouble: sending less may help it.
+GATEWAY_TROUBLE = {500, 501}
 
 # Well inside the outbox worker's claim on a message (5 minutes by default), so a send always
 # ends, and is recorded, before another worker may take the message again.
@@ -57,24 +57,12 @@ def messaging_url(username: str, base_url: str | None = None) -> str:
     return host.rstrip("/") + MESSAGING_PATH
 
 
-def pooled_session(pool_size: int = 10) -> requests.Session:
-    """A session keeping up to ``pool_size`` connections open, for concurrent sends.
-
-    Its connections keep to the deadline of the send using them (see ``_Deadline``).
-    """
-    # No retries at this level: a send is not idempotent, and the outbox decides on retries.
-    adapter = _DeadlineAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
-    session = requests.Session()
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
-
-
 class AfricasTalkingSmsGateway(SmsGateway):
-    """Sends through Africa's Talking, one recipient per request.
+    """Sends through Africa's Talking, one recipient per request, on up to ``pool_size``
+    kept-alive HTTP/1.1 connections.
 
-    Each send ends within ``send_deadline`` seconds, however slowly the answer comes, when
-    ``session`` is one of ``pooled_session`` (the default).
+    Each send ends within ``send_deadline`` seconds, however slowly the answer comes. The
+    connections belong to the event loop of the first send until ``aclose()``.
     """
 
     def __init__(
@@ -87,143 +75,112 @@ class AfricasTalkingSmsGateway(SmsGateway):
         connect_timeout: float = 3.05,
         read_timeout: float = 10,
         send_deadline: float = SEND_DEADLINE_SECONDS,
-        session: requests.Session | None = None,
         pool_size: int = 10,
     ) -> None:
         self._url = messaging_url(username, base_url)
         self._username = username
         self._api_key = api_key
         self._sender_id = sender_id
-        self._timeout = (connect_timeout, read_timeout)
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
         self._send_deadline = send_deadline
-        self._session = session or pooled_session(pool_size)
+        self._pool_size = pool_size
+        # The same certificate authorities as requests, on every machine.
+        self._tls = ssl.create_default_context(cafile=certifi.where())
+        self._headers = {"apiKey": api_key, "Accept": "application/json",
+                         "Content-Type": "application/x-www-form-urlencoded"}
+        self._proxy = proxy_for(self._url)
+        self._client: aiohttp.ClientSession | None = None
 
-    def send(self, to: str, text: str) -> SendOutcome:
-        connect_timeout, read_timeout = self._timeout
-        with _Deadline(self._send_deadline) as deadline:
-            left = deadline.remaining()
-            try:
-                response = self._session.post(
-                    self._url,
-                    data=self._form(to, text),
-                    headers={"apiKey": self._api_key, "Accept": "application/json"},
-                    timeout=(min(connect_timeout, left), min(read_timeout, left)),
-                    allow_redirects=False,
-                )
-            except requests.RequestException as error:
-                return self._failure(error, deadline)
-        if deadline.struck:  # an answer without a length ends where the socket was shut
+    async def send(self, to: str, text: str) -> SendOutcome:
+        client = self._session()
+        try:
+            async with asyncio.timeout(self._send_deadline):
+                try:
+                    async with client.post(self._url, data=self._form(to, text),
+                                           headers=self._headers, proxy=self._proxy,
+                                           allow_redirects=False) as response:
+                        body = await response.read()
+                except aiohttp.ConnectionTimeoutError as error:
+                    return _unreachable(error)
+                except aiohttp.ServerTimeoutError:
+                    return _no_answer_within(self._read_timeout)
+                except (aiohttp.ClientError, OSError) as error:
+                    return _unreachable(error)
+        except TimeoutError:
             return _no_answer_within(self._send_deadline)
-        return _without_secret(classify(response.status_code, response.text), self._api_key)
+        outcome = classify(response.status, _decoded(body, response.charset))
+        if isinstance(outcome, TransientFailure) and outcome.pushback:
+            outcome = replace(outcome,
+                              retry_after=retry_after(response.headers.get("Retry-After")))
+        return _without_secret(outcome, self._api_key)
 
-    def _failure(self, error: requests.RequestException, deadline: _Deadline) -> SendOutcome:
-        if deadline.passed():
-            return _no_answer_within(self._send_deadline)
-        if isinstance(error, requests.ReadTimeout):
-            return _no_answer_within(self._timeout[1])
-        # The exception's own text is a long urllib3 chain; its class says enough.
-        return TransientFailure(f"cannot reach gateway ({type(error).__name__})")
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
 
-    def _form(self, to: str, text: str) -> dict[str, str]:
+    def _session(self) -> aiohttp.ClientSession:
+        if self._client is None:
+            # No retries at this level: a send is not idempotent, and the outbox decides.
+            self._client = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._pool_size,
+                                               limit_per_host=self._pool_size, ssl=self._tls),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout,
+                                              sock_read=self._read_timeout),
+            )
+        return self._client
+
+    def _form(self, to: str, text: str) -> bytes:
         # bulkSMSMode=1: the sending account pays, as for any message not sent to a premium code.
         form = {"username": self._username, "to": to, "message": text, "bulkSMSMode": "1"}
         if self._sender_id:
             form["from"] = self._sender_id
-        return form
+        return urlencode(form).encode()
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy HTTPS_PROXY (or HTTP_PROXY) names for ``url``, unless NO_PROXY exempts it,
+    as requests heeds them: looked up once, not at every send as aiohttp's trust_env does."""
+    address = urlsplit(url)
+    if proxy_bypass(address.hostname or ""):
+        return None
+    return getproxies().get(address.scheme)
+
+
+def retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """The seconds a Retry-After header asks for (a number or an HTTP date); None when it
+    asks for nothing readable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return seconds if seconds > 0 else None
+
+
+def _decoded(body: bytes, charset: str | None) -> str:
+    try:
+        return body.decode(charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return body.decode("utf-8", errors="replace")
+
+
+def _unreachable(error: BaseException) -> TransientFailure:
+    # The exception's own text may be a long chain; its class says enough.
+    return TransientFailure(f"cannot reach gateway ({type(error).__name__})", pushback=True)
 
 
 def _no_answer_within(seconds: float) -> TransientFailure:
-    return TransientFailure(f"no answer from gateway within {seconds:g} s; {_MAY_HAVE_GONE_OUT}")
-
-
-class _Deadline:
-    """The moment the send running on this thread must end by, enforced on its connection.
-
-    Timeouts bound each read from the socket, not the answer: a gateway sending one byte now
-    and then would hold a send for as long as it liked. So once the request is out, a timer
-    shuts the connection's socket at the deadline, which ends any read at once.
-    """
-
-    _current = threading.local()
-
-    def __init__(self, seconds: float) -> None:
-        self._ends_at = time.monotonic() + seconds
-        self._timer: threading.Timer | None = None
-        self.struck = False
-
-    @classmethod
-    def of_this_thread(cls) -> _Deadline | None:
-        return getattr(cls._current, "deadline", None)
-
-    def remaining(self) -> float:
-        return max(0.0, self._ends_at - time.monotonic())
-
-    def passed(self) -> bool:
-        return time.monotonic() >= self._ends_at
-
-    def enforce_on(self, sock: socket.socket) -> None:
-        self._timer = threading.Timer(self.remaining(), self._strike, args=(sock,))
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _strike(self, sock: socket.socket) -> None:
-        self.struck = True
-        # The plain socket's shutdown, even under TLS: SSLSocket.shutdown would also drop its
-        # TLS state under the feet of the thread reading. A connection shut just as its answer
-        # came in is found closed when next taken from the pool, and replaced.
-        with contextlib.suppress(OSError):
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-    def __enter__(self) -> _Deadline:
-        self._current.deadline = self
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self._current.deadline = None
-        if self._timer is not None:
-            self._timer.cancel()
-
-
-class _DeadlineHTTPConnection(HTTPConnection):
-    def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3's own
-        _enforce_deadline(self)
-        return super().getresponse()
-
-
-class _DeadlineHTTPSConnection(HTTPSConnection):
-    def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3's own
-        _enforce_deadline(self)
-        return super().getresponse()
-
-
-def _enforce_deadline(connection: HTTPConnection) -> None:
-    deadline = _Deadline.of_this_thread()
-    if deadline is not None and connection.sock is not None:
-        deadline.enforce_on(connection.sock)
-
-
-class _DeadlineHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = _DeadlineHTTPConnection
-
-
-class _DeadlineHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = _DeadlineHTTPSConnection
-
-
-class _DeadlineAdapter(HTTPAdapter):
-    """Pools connections that keep to the deadline of the send using them."""
-
-    _POOLS = {"http": _DeadlineHTTPConnectionPool, "https": _DeadlineHTTPSConnectionPool}
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = self._POOLS
-
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        manager.pool_classes_by_scheme = self._POOLS
-        return manager
+    return TransientFailure(f"no answer from gateway within {seconds:g} s; {_MAY_HAVE_GONE_OUT}",
+                            pushback=True)
 
 
 def classify(status_code: int, body: str) -> SendOutcome:
@@ -303,7 +260,7 @@ def _classify_answer(answer: _Answer) -> SendOutcome:
     if code in REFUSED:
         return PermanentFailure(reason)
     if code in WORTH_RETRYING:
-        return TransientFailure(reason)
+        return TransientFailure(reason, pushback=code in GATEWAY_TROUBLE)
     # A status added after this was written: retrying is bounded by the retry policy (at worst
     # a duplicate, if it meant accepted), while failing for good could drop a deliverable SMS.
     return TransientFailure(f"{reason}, a status this service does not know")
@@ -312,7 +269,7 @@ def _classify_answer(answer: _Answer) -> SendOutcome:
 def _classify_http_status(status_code: int, body: str) -> SendOutcome:
     reason = f"HTTP {status_code} from gateway"
     if status_code >= 500 or status_code == 429:
-        return TransientFailure(reason)
+        return TransientFailure(reason, pushback=True)
     if status_code in (401, 403):
         # Wrong username or API key: the operator can fix it, and the queued messages should
         # then go out by themselves rather than having failed for good in the meantime.

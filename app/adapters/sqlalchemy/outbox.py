@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import ARRAY, bindparam, column, func, select, update
 
 from app.adapters.sqlalchemy.batch import Batch
-from app.adapters.sqlalchemy.tables import incoming_sms, sms_outbox
+from app.adapters.sqlalchemy.tables import UtcTimestamp, incoming_sms, sms_outbox
 from app.domain.notifications import SmsKind, SmsMessage, SmsStatus
 from app.domain.replies import IncomingSms, ReplyOutcome
 from app.domain.values import PhoneNumber
@@ -23,17 +24,43 @@ _BY_PROVIDER_ID = (select(sms_outbox)
                    .where(sms_outbox.c.provider_message_id == bindparam("provider_id")).limit(1))
 # FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite has no row locks and SQLAlchemy leaves the
 # clause out there, which is why SQLite runs one worker at a time.
-_DUE = (select(sms_outbox)
-        .where(sms_outbox.c.status == SmsStatus.QUEUED.value,
-               sms_outbox.c.next_attempt_at <= bindparam("now"))
-        .order_by(sms_outbox.c.next_attempt_at, sms_outbox.c.id)
-        .limit(bindparam("limit")).with_for_update(skip_locked=True))
+_DUE_IDS = (select(sms_outbox.c.id)
+            .where(sms_outbox.c.status == SmsStatus.QUEUED.value,
+                   sms_outbox.c.next_attempt_at <= bindparam("now"))
+            .order_by(sms_outbox.c.next_attempt_at, sms_outbox.c.id)
+            .limit(bindparam("limit")).with_for_update(skip_locked=True))
+# The claim is SmsMessage.claim for a batch, in one statement.
+_CLAIM = (update(sms_outbox).where(sms_outbox.c.id.in_(_DUE_IDS))
+          .values(attempts=sms_outbox.c.attempts + 1,
+                  next_attempt_at=bindparam("lease_until", type_=UtcTimestamp))
+          .returning(*sms_outbox.c))
 _FAILED = (select(sms_outbox).where(sms_outbox.c.status == SmsStatus.FAILED.value)
            .order_by(*_OLDEST_FIRST).limit(bindparam("limit")))
-_BY_STATUS = (select(sms_outbox.c.status, func.count().label("messages"))
-              .group_by(sms_outbox.c.status))
+_DUE = sms_outbox.c.next_attempt_at <= bindparam("now", type_=UtcTimestamp)
+_SUMMARY = (select(sms_outbox.c.status, func.count().label("messages"),
+                   func.count().filter(_DUE).label("due"),
+                   func.min(sms_outbox.c.next_attempt_at).filter(_DUE).label("oldest_due_at"))
+            .group_by(sms_outbox.c.status))
 _UPDATE = (update(sms_outbox).where(sms_outbox.c.id == bindparam("new_id"))
            .values({c.name: bindparam(f"new_{c.name}") for c in sms_outbox.c if c.name != "id"}))
+# What a send changes, for claimed messages whose attempts are still those of the claim.
+_OUTCOME_COLUMNS = ("status", "next_attempt_at", "last_error", "provider_message_id",
+                    "sent_at")
+_FENCE = ("id", "attempts")
+# PostgreSQL: the whole batch as arrays, one statement of one shape whatever its size.
+_RECORDED = func.unnest(*(
+    bindparam(f"r_{name}", type_=ARRAY(sms_outbox.c[name].type))
+    for name in (*_FENCE, *_OUTCOME_COLUMNS))).table_valued(
+        *(column(name) for name in (*_FENCE, *_OUTCOME_COLUMNS))).render_derived("recorded")
+_RECORD_ALL = (update(sms_outbox)
+               .where(sms_outbox.c.id == _RECORDED.c.id,
+                      sms_outbox.c.attempts == _RECORDED.c.attempts)
+               .values({name: _RECORDED.c[name] for name in _OUTCOME_COLUMNS}))
+# Elsewhere: one executemany of one UPDATE per message.
+_RECORD_EACH = (update(sms_outbox)
+                .where(sms_outbox.c.id == bindparam("m_id"),
+                       sms_outbox.c.attempts == bindparam("m_attempts"))
+                .values({name: bindparam(f"m_{name}") for name in _OUTCOME_COLUMNS}))
 
 _INCOMING_BY_PROVIDER_ID = select(incoming_sms).where(
     incoming_sms.c.provider_message_id == bindparam("provider_id"))
@@ -55,9 +82,24 @@ class SqlAlchemySmsOutbox(ports.SmsOutbox):
     def for_order(self, order_id: UUID) -> list[SmsMessage]:
         return [sms_from_row(row) for row in self._batch.run(_FOR_ORDER, {"order_id": order_id})]
 
-    def lock_due(self, now: datetime, *, limit: int) -> list[SmsMessage]:
-        rows = self._batch.run(_DUE, {"now": now, "limit": limit})
-        return [sms_from_row(row) for row in rows]
+    def claim_due(self, now: datetime, *, lease_until: datetime, limit: int
+                  ) -> list[SmsMessage]:
+        rows = self._batch.run(_CLAIM, {"now": now, "limit": limit, "lease_until": lease_until})
+        claimed = [sms_from_row(row) for row in rows]
+        return sorted(claimed, key=lambda message: (message.created_at, str(message.id)))
+
+    def record(self, messages: Sequence[SmsMessage]) -> int:
+        if not messages:
+            return 0
+        rows = [sms_values(message) for message in messages]
+        if self._batch.dialect == "postgresql":
+            result = self._batch.run(_RECORD_ALL, {
+                f"r_{name}": [row[name] for row in rows] for name in (*_FENCE, *_OUTCOME_COLUMNS)})
+        else:
+            result = self._batch.run(_RECORD_EACH, [
+                {f"m_{name}": row[name] for name in (*_FENCE, *_OUTCOME_COLUMNS)}
+                for row in rows])
+        return result.rowcount
 
     def save(self, message: SmsMessage) -> None:
         self._batch.change(_UPDATE, {f"new_{k}": v for k, v in sms_values(message).items()})
@@ -69,9 +111,13 @@ class SqlAlchemySmsOutbox(ports.SmsOutbox):
     def failed(self, *, limit: int) -> list[SmsMessage]:
         return [sms_from_row(row) for row in self._batch.run(_FAILED, {"limit": limit})]
 
-    def count_by_status(self) -> dict[SmsStatus, int]:
-        rows = self._batch.run(_BY_STATUS).all()
-        return {SmsStatus(row.status): row.messages for row in rows}
+    def summary(self, now: datetime) -> ports.OutboxSummary:
+        rows = self._batch.run(_SUMMARY, {"now": now}).all()
+        queued = next((row for row in rows if row.status == SmsStatus.QUEUED.value), None)
+        return ports.OutboxSummary(
+            by_status={SmsStatus(row.status): row.messages for row in rows},
+            due=queued.due if queued else 0,
+            oldest_due_at=queued.oldest_due_at if queued else None)
 
 
 class SqlAlchemyIncomingMessages(ports.IncomingMessages):
