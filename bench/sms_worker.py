@@ -89,6 +89,9 @@ def main() -> None:
             count = max(args.messages, concurrency * 20)
             rate = measure(url, messages=count, concurrency=concurrency,
                            latency=args.latency, profile=args.profile)
+            if not args.latency:  # no bound from the gateway: the worker's own rate
+                print(f"| {concurrency} | {rate:.1f} | - | - |", flush=True)
+                continue
             ideal = concurrency / args.latency
             worst = min(worst, rate / ideal)
             print(f"| {concurrency} | {rate:.1f} | {ideal:.1f} | {rate / ideal:.2f} |",
